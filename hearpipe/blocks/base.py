@@ -1,0 +1,96 @@
+"""The block interface every node of a graph implements (architecture.md section 2).
+
+Life of a block: `Params` validated from the graph file -> `prepare(inputs, ctx)` negotiates formats,
+builds tables and allocates state -> `process(*xs)` once per batch of whole frames -> `reset()`.
+`process` receives `k` frames at once (k >= 1) and must give bit-identical results for any k, so
+chunked and whole-file rendering agree: keep per-frame arithmetic independent of the batch size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from hearpipe.errors import FormatMismatch, InvalidInput
+from hearpipe.graph.format import SignalFormat
+
+if TYPE_CHECKING:
+    from hearpipe.budget.cost import Cost
+    from hearpipe.budget.device import DeviceProfile
+
+
+class BlockParams(BaseModel):
+    """Base of every block's parameters: frozen, unknown fields rejected, units in the names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class Context:
+    """Graph-wide settings a block may read while preparing."""
+
+    sample_rate_hz: float
+    block_size: int  # samples the engine hands the graph at once (the smallest unit of work)
+    full_scale_db_spl: float = 100.0  # calibration: the level digital full scale (rms of a full-scale sine) represents
+    device: DeviceProfile | None = None
+    base_dir: Path = field(default_factory=Path.cwd)  # relative paths in params resolve against this
+
+    @property
+    def fixed(self) -> bool:
+        return self.device is not None and self.device.fixed
+
+    def resolve(self, path: str | Path) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else (self.base_dir / p)
+
+
+class Block:
+    """One node type. Subclasses set `type_name`, `Params`, `n_inputs`, and implement the methods."""
+
+    type_name: ClassVar[str]
+    Params: ClassVar[type[BlockParams]]
+    n_inputs: ClassVar[int | None] = 1  # None: any number >= 1
+    summary: ClassVar[str] = ""
+
+    def __init__(self, params: BlockParams, name: str):
+        self.params = params
+        self.name = name
+        self.in_formats: list[SignalFormat] = []
+        self.out_format: SignalFormat | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------------
+    def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
+        raise NotImplementedError
+
+    def process(self, *xs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Back to the state right after `prepare` (clear delay lines, detectors, recurrent state)."""
+
+    @property
+    def latency_samples(self) -> int:
+        """Algorithmic delay this block adds, in samples of the graph's sample rate."""
+        return 0
+
+    def cost(self) -> Cost:
+        raise NotImplementedError
+
+    # -- helpers for subclasses ---------------------------------------------------------------------
+    def label(self) -> str:
+        return f"'{self.name}' ({self.type_name})"
+
+    def fail(self, message: str) -> InvalidInput:
+        return InvalidInput(f"{self.label()}: {message}")
+
+    def expect(self, fmt: SignalFormat, *, domain: str | tuple[str, ...], what: str = "input") -> None:
+        domains = (domain,) if isinstance(domain, str) else domain
+        if fmt.domain not in domains:
+            raise FormatMismatch(
+                f"{self.label()}: {what} must be in the {' or '.join(domains)} domain, "
+                f"but receives {fmt.describe()}"
+            )

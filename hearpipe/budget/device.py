@@ -1,0 +1,52 @@
+"""Device profiles (`devices/*.yaml`): arithmetic, clock, cycle prices, memory and latency limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hearpipe.budget.cost import OP_KINDS
+
+DEVICES_DIR = Path(__file__).resolve().parents[2] / "devices"
+
+
+class DeviceProfile(BaseModel):
+    """A device class a graph must fit. Every number should be cited in `sources`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    arithmetic: Literal["float32", "float64", "fixed"] = Field(
+        description="float32/float64 run the float path; fixed runs the bit-true fixed-point kernels"
+    )
+    word_bits: int = Field(16, ge=8, le=64, description="native data word width of the DSP (fixed devices)")
+    clock_mhz: float = Field(gt=0, description="core clock in MHz")
+    usable_mips: float = Field(gt=0, description="MIPS available to signal processing (after OS/IO)")
+    ram_kib: float = Field(gt=0, description="data RAM available to the graph in KiB")
+    rom_kib: float = Field(gt=0, description="program/weight memory available to tables and weights in KiB")
+    max_latency_ms: float = Field(gt=0, description="largest acceptable input-to-output delay in ms")
+    sample_rates_hz: list[float] = Field(min_length=1, description="sample rates the device's codec runs")
+    cycles_per_op: dict[str, float] = Field(description="cycles for one operation of each kind")
+    sources: dict[str, str] = Field(min_length=1, description="where each number comes from")
+
+    @field_validator("cycles_per_op")
+    @classmethod
+    def _known_ops(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(OP_KINDS))
+        if unknown:
+            raise ValueError(f"unknown operation kinds {unknown}; known: {', '.join(OP_KINDS)}")
+        missing = sorted(set(OP_KINDS) - set(v))
+        if missing:
+            raise ValueError(f"cycle price missing for {missing}")
+        return v
+
+    @property
+    def fixed(self) -> bool:
+        return self.arithmetic == "fixed"
+
+
+def list_devices() -> list[Path]:
+    return sorted(DEVICES_DIR.glob("*.yaml"))
