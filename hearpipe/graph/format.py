@@ -29,6 +29,7 @@ class SignalFormat:
     complex: bool = False
     numeric: str = "float"
     frac_bits: int = 0
+    window: str = ""  # spectrum only: the analysis window, so the inverse can pick its dual
 
     @property
     def frame_rate_hz(self) -> float:

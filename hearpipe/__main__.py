@@ -1,0 +1,5 @@
+import sys
+
+from hearpipe.cli import main
+
+sys.exit(main())

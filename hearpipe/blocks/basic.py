@@ -1,0 +1,183 @@
+"""Simple blocks: broadband gain, per-band spectral gain, delay, mix and channel split."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from hearpipe.blocks.base import Block, BlockParams, Context
+from hearpipe.blocks.stft import word_bytes
+from hearpipe.budget.cost import Cost, add_ops
+from hearpipe.dsp.spectral import bin_frequencies_hz, db_to_amplitude, interpolate_gain_db
+from hearpipe.errors import FormatMismatch
+from hearpipe.graph.format import SignalFormat
+from hearpipe.graph.registry import register
+
+
+def _values_per_frame(fmt: SignalFormat) -> int:
+    """Real multiplies needed to scale one frame: complex bins count twice."""
+    return fmt.channels * fmt.features * (2 if fmt.complex else 1)
+
+
+class GainParams(BlockParams):
+    gain_db: float = Field(0.0, ge=-120, le=60, description="broadband gain in dB")
+
+
+@register
+class Gain(Block):
+    type_name = "gain"
+    Params = GainParams
+    summary = "broadband gain in dB, in the time or spectral domain"
+
+    def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
+        (fmt,) = inputs
+        self.ctx, self.fmt = ctx, fmt
+        self.factor = float(db_to_amplitude(self.params.gain_db))
+        return fmt
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        return x * self.factor
+
+    def cost(self) -> Cost:
+        return Cost(ops=add_ops(Counter(), mul=_values_per_frame(self.fmt)), frame_rate_hz=self.fmt.frame_rate_hz,
+                    rom=word_bytes(self.ctx))
+
+
+class BandGainParams(BlockParams):
+    frequencies_hz: list[float] = Field(min_length=1, description="frequencies of the gain points in Hz")
+    gains_db: list[float] = Field(min_length=1, description="gain at each frequency in dB")
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if len(self.frequencies_hz) != len(self.gains_db):
+            raise ValueError(
+                f"frequencies_hz ({len(self.frequencies_hz)} values) and gains_db ({len(self.gains_db)} values) "
+                "must have the same length"
+            )
+        if any(b <= a for a, b in zip(self.frequencies_hz, self.frequencies_hz[1:])):
+            raise ValueError("frequencies_hz must be strictly increasing")
+        if any(not -120 <= g <= 60 for g in self.gains_db):
+            raise ValueError("gains_db must lie within -120..60 dB")
+        return self
+
+
+@register
+class BandGain(Block):
+    type_name = "band_gain"
+    Params = BandGainParams
+    summary = "per-bin gain on STFT frames, interpolated in dB from gain points (edges held)"
+
+    def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
+        (fmt,) = inputs
+        self.expect(fmt, domain="spectrum")
+        self.ctx, self.fmt = ctx, fmt
+        freqs = bin_frequencies_hz(fmt.n_fft, fmt.sample_rate_hz)
+        self.gain_db = interpolate_gain_db(self.params.frequencies_hz, self.params.gains_db, freqs)
+        self.factor = db_to_amplitude(self.gain_db)[None, :, None]
+        return fmt
+
+    def process(self, X: np.ndarray) -> np.ndarray:
+        return X * self.factor
+
+    def cost(self) -> Cost:
+        return Cost(ops=add_ops(Counter(), mul=_values_per_frame(self.fmt)), frame_rate_hz=self.fmt.frame_rate_hz,
+                    rom=self.fmt.features * word_bytes(self.ctx))
+
+
+class DelayParams(BlockParams):
+    samples: int = Field(ge=0, le=1 << 20, description="delay in samples (time domain)")
+
+
+@register
+class Delay(Block):
+    type_name = "delay"
+    Params = DelayParams
+    summary = "pure delay in samples, e.g. to align a dry path with a processed one before a mix"
+
+    def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
+        (fmt,) = inputs
+        self.expect(fmt, domain="time")
+        self.ctx, self.fmt = ctx, fmt
+        return fmt
+
+    @property
+    def latency_samples(self) -> int:
+        return self.params.samples
+
+    def reset(self) -> None:
+        self.line = np.zeros((self.fmt.channels, self.params.samples))
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        s = np.concatenate([self.line.astype(x.dtype), x], axis=1)
+        self.line = s[:, x.shape[1]:].copy()
+        return s[:, : x.shape[1]]
+
+    def cost(self) -> Cost:
+        c = self.fmt.channels
+        return Cost(ops=add_ops(Counter(), move=2 * c), frame_rate_hz=self.fmt.frame_rate_hz,
+                    ram_persistent=self.params.samples * c * word_bytes(self.ctx))
+
+
+class MixParams(BlockParams):
+    weights: list[float] | None = Field(None, description="linear weight of each input; default all 1")
+
+
+@register
+class Mix(Block):
+    type_name = "mix"
+    Params = MixParams
+    n_inputs = None
+    summary = "weighted sum of several inputs of the same format (their delays must match)"
+
+    def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
+        first = inputs[0]
+        for i, f in enumerate(inputs[1:], start=1):
+            if f != first:
+                raise FormatMismatch(
+                    f"{self.label()}: input {i} is {f.describe()} but input 0 is {first.describe()}"
+                )
+        w = self.params.weights or [1.0] * len(inputs)
+        if len(w) != len(inputs):
+            raise self.fail(f"weights has {len(w)} values for {len(inputs)} inputs")
+        self.ctx, self.fmt, self.weights = ctx, first, [float(v) for v in w]
+        return first
+
+    def process(self, *xs: np.ndarray) -> np.ndarray:
+        y = xs[0] * self.weights[0]
+        for w, x in zip(self.weights[1:], xs[1:]):
+            y = y + w * x
+        return y
+
+    def cost(self) -> Cost:
+        n = _values_per_frame(self.fmt)
+        k = len(self.weights)
+        return Cost(ops=add_ops(Counter(), mul=n * k, add=n * (k - 1)),
+                    frame_rate_hz=self.fmt.frame_rate_hz, rom=k * word_bytes(self.ctx))
+
+
+class SplitParams(BlockParams):
+    channels: list[int] = Field(min_length=1, description="indices of the input channels to keep, in order")
+
+
+@register
+class Split(Block):
+    type_name = "split"
+    Params = SplitParams
+    summary = "select channels (e.g. one ear of a stereo input); fan-out to several nodes needs no block"
+
+    def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
+        (fmt,) = inputs
+        bad = [c for c in self.params.channels if not 0 <= c < fmt.channels]
+        if bad:
+            raise self.fail(f"channels {bad} do not exist (input has {fmt.channels} channel(s))")
+        self.ctx, self.fmt = ctx, fmt
+        self.index = np.array(self.params.channels)
+        return fmt.with_(channels=len(self.index))
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        return x[self.index]
+
+    def cost(self) -> Cost:
+        return Cost(frame_rate_hz=self.fmt.frame_rate_hz)

@@ -1,0 +1,461 @@
+"""GroupComm mask estimator: numpy float reference (streaming and whole-sequence).
+
+The model (causal; Luo et al. 2021 / GC3 adapted for a hearing aid), per frame j:
+
+1. features   f = feat_scale * log2(p + log_eps), p = per-bin power |X_k|^2 (STFT) or e_n^2 (conv encoder)
+2. projection x = W_in f + b_in, split into K contiguous groups x_g of D = n_model / K values
+3. n_blocks times:
+   a. inter-group module, per frame (residual):
+      TAC:  z_g = PReLU(W1 x_g + b1); m = PReLU(W2 mean_g z_g + b2); x_g += PReLU(W3 [z_g; m] + b3)
+      rnn:  bidirectional GRU across g = 0..K-1 (within the frame), x_g += P [h_fwd_g; h_bwd_g] + p
+   b. sequence module, weights shared by all groups: unidirectional GRU/LSTM stack over frames,
+      state kept per group, x_g += W_out h_g + b_out
+4. masks      m_g = sigmoid(W_m x_g + b_m) -> C x P values per group; concatenated over groups, the
+   first `features` values are the mask of each output (bounded to (0, 1)).
+5. the mask multiplies the complex STFT bins or the un-normalised encoder output.
+
+Only operations a fixed-point kernel set has: matrix-vector with bias, PReLU, sigmoid/tanh (tables),
+mean over groups, elementwise multiply/add, log2 (table). No statistics over time: strictly causal.
+Value ranges (float reference, trained models, documented for the fixed-point formats): features
+are within about [-4, 2] (log2 of powers between 2^-27 and 2^16, times 1/8); GRU states are in
+(-1, 1); LSTM cell states are clamped to [-8, 8] is NOT done (torch does not) but stay within a few units;
+masks in (0, 1); group activations measured by `activation_ranges`.
+
+The per-frame step (`GroupCommState.step`) is a plain sequence of matrix-vector products on one
+frame: the template for the fixed-point inference. Matrix products run per frame (over the K
+groups of that frame only), so results are bit-identical for any number of frames per call.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from hearpipe.errors import InvalidInput
+
+ARCHITECTURE = "groupcomm"
+
+
+@dataclass(frozen=True)
+class GroupCommHParams:
+    """Hyper-parameters (stored in the weight file's metadata)."""
+
+    frontend: Literal["stft", "conv"] = "stft"
+    window: int = 128  # STFT length L = n_fft, or conv encoder window W (samples)
+    hop: int = 64  # STFT hop or encoder stride S (samples)
+    enc_channels: int = 0  # conv encoder channels N_enc (conv only)
+    n_model: int = 64  # width after the input projection (K groups of D)
+    groups: int = 4  # K (1 = no grouping: the non-grouped baseline)
+    n_blocks: int = 2  # inter-group + sequence blocks
+    rnn: Literal["gru", "lstm"] = "gru"
+    rnn_layers: int = 1  # stacked recurrent layers per block
+    hidden: int = 64  # recurrent hidden size per group
+    inter: Literal["tac", "rnn", "none"] = "tac"
+    inter_hidden: int = 32  # TAC hidden width, or the across-group GRU's hidden size
+    n_outputs: int = 1  # C masks (1: enhancement; 2+: separation)
+    log_eps: float = 2.0**-27
+    feat_scale: float = 0.125
+    sample_rate_hz: float = 16000.0
+
+    def __post_init__(self):
+        def bad(field_: str, msg: str):
+            raise InvalidInput(f"groupcomm hyper-parameters: {field_} ({getattr(self, field_)!r}) {msg}")
+
+        if self.frontend not in ("stft", "conv"):
+            bad("frontend", "must be 'stft' or 'conv'")
+        if self.rnn not in ("gru", "lstm"):
+            bad("rnn", "must be 'gru' or 'lstm'")
+        if self.inter not in ("tac", "rnn", "none"):
+            bad("inter", "must be 'tac', 'rnn' or 'none'")
+        for name in ("window", "hop", "n_model", "groups", "n_blocks", "rnn_layers", "hidden", "n_outputs"):
+            if int(getattr(self, name)) < 1:
+                bad(name, "must be >= 1")
+        if self.hop > self.window:
+            bad("hop", f"must not exceed window ({self.window})")
+        if self.n_model % self.groups:
+            bad("n_model", f"must be divisible by groups ({self.groups})")
+        if self.frontend == "conv" and self.enc_channels < 1:
+            bad("enc_channels", "must be >= 1 for the conv front end")
+        if self.frontend == "stft" and self.window % 2:
+            bad("window", "must be even for the STFT front end")
+
+    @property
+    def features(self) -> int:
+        return self.window // 2 + 1 if self.frontend == "stft" else self.enc_channels
+
+    @property
+    def group_dim(self) -> int:
+        return self.n_model // self.groups
+
+    @property
+    def mask_per_group(self) -> int:
+        return -(-self.features // self.groups)
+
+    @property
+    def frame_rate_hz(self) -> float:
+        return self.sample_rate_hz / self.hop
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "weights") -> GroupCommHParams:
+        known = set(cls.__dataclass_fields__)
+        extra = sorted(set(d) - known)
+        if extra:
+            raise InvalidInput(f"{source}: unknown groupcomm hyper-parameter(s) {', '.join(extra)}")
+        return cls(**d)
+
+
+def sqrt_hann(n: int) -> np.ndarray:
+    """Periodic sqrt-Hann window: sqrt(0.5 - 0.5 cos(2 pi i / n)) = sin(pi i / n)."""
+    return np.sin(np.pi * np.arange(n) / n)
+
+
+def fourier_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windowed cos and sin rows (n/2+1, n): rfft(w x)[k] = cos[k] @ x - 1j * sin[k] @ x."""
+    w = sqrt_hann(n)
+    k = np.arange(n // 2 + 1)[:, None]
+    ang = 2 * np.pi * k * np.arange(n)[None, :] / n
+    return w * np.cos(ang), w * np.sin(ang)
+
+
+# -- elementary operations (each maps to one fixed-point kernel) ------------------------------------
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow for large |x|
+
+
+def prelu(x: np.ndarray, a: np.ndarray) -> np.ndarray:
+    return np.where(x >= 0, x, a * x)
+
+
+def matvec(w: np.ndarray, b: np.ndarray | None, x: np.ndarray) -> np.ndarray:
+    """Rows of x (one frame's groups, (K, in)) times w.T (out, in) plus b: (K, out)."""
+    y = x @ w.T
+    return y + b if b is not None else y
+
+
+def gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
+    """torch.nn.GRU step (gates r, z, n) for rows x (K, in), h (K, H)."""
+    gi = matvec(w_ih, b_ih, x)
+    gh = matvec(w_hh, b_hh, h)
+    H = h.shape[-1]
+    r = sigmoid(gi[:, :H] + gh[:, :H])
+    z = sigmoid(gi[:, H : 2 * H] + gh[:, H : 2 * H])
+    n = np.tanh(gi[:, 2 * H :] + r * gh[:, 2 * H :])
+    return (1.0 - z) * n + z * h
+
+
+def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
+    """torch.nn.LSTM step (gates i, f, g, o)."""
+    g = matvec(w_ih, b_ih, x) + matvec(w_hh, b_hh, h)
+    H = h.shape[-1]
+    i = sigmoid(g[:, :H])
+    f = sigmoid(g[:, H : 2 * H])
+    gg = np.tanh(g[:, 2 * H : 3 * H])
+    o = sigmoid(g[:, 3 * H :])
+    c = f * c + i * gg
+    return o * np.tanh(c), c
+
+
+@dataclass
+class GroupCommWeights:
+    """Weights as float64 arrays, checked against the hyper-parameters."""
+
+    hp: GroupCommHParams
+    arrays: dict[str, np.ndarray]
+
+    @classmethod
+    def from_arrays(cls, hp: GroupCommHParams, arrays: dict[str, np.ndarray], source: str = "weights"):
+        need = expected_shapes(hp)
+        out = {}
+        for name, shape in need.items():
+            if name not in arrays:
+                raise InvalidInput(f"{source}: weight array {name!r} is missing (needed by {hp.frontend} model)")
+            a = np.asarray(arrays[name], dtype=np.float64)
+            if a.shape != shape:
+                raise InvalidInput(f"{source}: weight array {name!r} has shape {a.shape}, expected {shape}")
+            out[name] = a
+        return cls(hp, out)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+
+def expected_shapes(hp: GroupCommHParams) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of every weight array of a model with these hyper-parameters."""
+    d, h, hi = hp.group_dim, hp.hidden, hp.inter_hidden
+    g = 3 if hp.rnn == "gru" else 4
+    s: dict[str, tuple[int, ...]] = {}
+    if hp.frontend == "conv":
+        s["enc.weight"] = (hp.enc_channels, hp.window)
+        s["dec.weight"] = (hp.enc_channels, hp.window)
+    s["in.weight"] = (hp.n_model, hp.features)
+    s["in.bias"] = (hp.n_model,)
+    for r in range(hp.n_blocks):
+        p = f"blocks.{r}."
+        if hp.inter == "tac":
+            s.update({
+                f"{p}tac.w1": (hi, d), f"{p}tac.b1": (hi,), f"{p}tac.a1": (hi,),
+                f"{p}tac.w2": (hi, hi), f"{p}tac.b2": (hi,), f"{p}tac.a2": (hi,),
+                f"{p}tac.w3": (d, 2 * hi), f"{p}tac.b3": (d,), f"{p}tac.a3": (d,),
+            })  # fmt: skip
+        elif hp.inter == "rnn":
+            for tag in ("fwd", "bwd"):
+                s.update({
+                    f"{p}grnn.{tag}.weight_ih": (3 * hi, d), f"{p}grnn.{tag}.weight_hh": (3 * hi, hi),
+                    f"{p}grnn.{tag}.bias_ih": (3 * hi,), f"{p}grnn.{tag}.bias_hh": (3 * hi,),
+                })  # fmt: skip
+            s[f"{p}grnn.proj.weight"] = (d, 2 * hi)
+            s[f"{p}grnn.proj.bias"] = (d,)
+        for layer in range(hp.rnn_layers):
+            n_in = d if layer == 0 else h
+            s[f"{p}rnn.{layer}.weight_ih"] = (g * h, n_in)
+            s[f"{p}rnn.{layer}.weight_hh"] = (g * h, h)
+            s[f"{p}rnn.{layer}.bias_ih"] = (g * h,)
+            s[f"{p}rnn.{layer}.bias_hh"] = (g * h,)
+        s[f"{p}out.weight"] = (d, h)
+        s[f"{p}out.bias"] = (d,)
+    s["mask.weight"] = (hp.n_outputs * hp.mask_per_group, d)
+    s["mask.bias"] = (hp.n_outputs * hp.mask_per_group,)
+    return s
+
+
+def n_params(hp: GroupCommHParams) -> int:
+    return sum(math.prod(v) for v in expected_shapes(hp).values())
+
+
+@dataclass
+class GroupCommState:
+    """Streaming mask estimator: recurrent state per group carried from frame to frame."""
+
+    w: GroupCommWeights
+    h: list[np.ndarray] = field(default_factory=list)  # per (block, layer): (K, hidden)
+    c: list[np.ndarray] = field(default_factory=list)  # LSTM cell states
+
+    def __post_init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        hp = self.w.hp
+        n = hp.n_blocks * hp.rnn_layers
+        self.h = [np.zeros((hp.groups, hp.hidden)) for _ in range(n)]
+        self.c = [np.zeros((hp.groups, hp.hidden)) for _ in range(n)] if hp.rnn == "lstm" else []
+
+    @property
+    def state_size(self) -> int:
+        """Recurrent state values kept between frames."""
+        return sum(a.size for a in self.h) + sum(a.size for a in self.c)
+
+    def step(self, power: np.ndarray) -> np.ndarray:
+        """One frame: per-feature power (features,) -> masks (C, features)."""
+        hp, w = self.w.hp, self.w
+        f = hp.feat_scale * np.log2(power + hp.log_eps)
+        x = matvec(w["in.weight"], w["in.bias"], f[None, :]).reshape(hp.groups, hp.group_dim)
+        for r in range(hp.n_blocks):
+            p = f"blocks.{r}."
+            if hp.inter == "tac":
+                z = prelu(matvec(w[p + "tac.w1"], w[p + "tac.b1"], x), w[p + "tac.a1"])
+                m = prelu(matvec(w[p + "tac.w2"], w[p + "tac.b2"], z.mean(axis=0, keepdims=True)), w[p + "tac.a2"])
+                zm = np.concatenate([z, np.broadcast_to(m, z.shape)], axis=1)
+                x = x + prelu(matvec(w[p + "tac.w3"], w[p + "tac.b3"], zm), w[p + "tac.a3"])
+            elif hp.inter == "rnn":
+                x = x + _group_birnn(x, w, p, hp.inter_hidden)
+            s = x
+            for layer in range(hp.rnn_layers):
+                i = r * hp.rnn_layers + layer
+                q = f"{p}rnn.{layer}."
+                args = (w[q + "weight_ih"], w[q + "weight_hh"], w[q + "bias_ih"], w[q + "bias_hh"])
+                if hp.rnn == "gru":
+                    self.h[i] = gru_cell(s, self.h[i], *args)
+                else:
+                    self.h[i], self.c[i] = lstm_cell(s, self.h[i], self.c[i], *args)
+                s = self.h[i]
+            x = x + matvec(w[p + "out.weight"], w[p + "out.bias"], s)
+        m = sigmoid(matvec(w["mask.weight"], w["mask.bias"], x))  # (K, C*P)
+        m = m.reshape(hp.groups, hp.n_outputs, hp.mask_per_group).transpose(1, 0, 2)
+        return m.reshape(hp.n_outputs, -1)[:, : hp.features]
+
+    def process(self, power: np.ndarray) -> np.ndarray:
+        """Frames of power (features, J) -> masks (C, features, J), one frame at a time."""
+        hp = self.w.hp
+        out = np.empty((hp.n_outputs, hp.features, power.shape[1]))
+        for j in range(power.shape[1]):
+            out[:, :, j] = self.step(power[:, j])
+        return out
+
+
+def _group_birnn(x: np.ndarray, w: GroupCommWeights, p: str, hi: int) -> np.ndarray:
+    """Bidirectional GRU across the groups of one frame; returns the projected residual (K, D)."""
+    k = x.shape[0]
+    hs = np.zeros((2, k, hi))
+    for tag, order, idx in (("fwd", range(k), 0), ("bwd", range(k - 1, -1, -1), 1)):
+        q = f"{p}grnn.{tag}."
+        h = np.zeros((1, hi))
+        for g in order:
+            h = gru_cell(x[g : g + 1], h, w[q + "weight_ih"], w[q + "weight_hh"], w[q + "bias_ih"], w[q + "bias_hh"])
+            hs[idx, g] = h[0]
+    return matvec(w[p + "grnn.proj.weight"], w[p + "grnn.proj.bias"], np.concatenate([hs[0], hs[1]], axis=1))
+
+
+# -- front ends (numpy, streaming) ------------------------------------------------------------------
+def stft_frames(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Whole-signal STFT as the `stft` block computes it: frame j covers x[(j+1)hop - n_fft, (j+1)hop)."""
+    w = sqrt_hann(n_fft)
+    xp = np.concatenate([np.zeros(n_fft - hop), x])
+    J = len(x) // hop
+    frames = np.stack([xp[j * hop : j * hop + n_fft] for j in range(J)], axis=1)
+    return np.fft.rfft(frames * w[:, None], axis=0)
+
+
+def istft_frames(X: np.ndarray, n_fft: int, hop: int, n_samples: int) -> np.ndarray:
+    """Inverse of `stft_frames` aligned with the input (irfft x window, overlap-add)."""
+    w = sqrt_hann(n_fft)
+    J = X.shape[1]
+    y = np.zeros(J * hop + n_fft)
+    fr = np.fft.irfft(X, n=n_fft, axis=0) * w[:, None]
+    for j in range(J):
+        y[j * hop : j * hop + n_fft] += fr[:, j]
+    return y[n_fft - hop : n_fft - hop + n_samples]
+
+
+def conv_encode(x: np.ndarray, enc: np.ndarray, hop: int) -> np.ndarray:
+    """Learned encoder (N, W) on a whole signal -> (N, J); frame j covers x[(j+1)S - W, (j+1)S)."""
+    W = enc.shape[1]
+    xp = np.concatenate([np.zeros(W - hop), x])
+    J = len(x) // hop
+    out = np.empty((enc.shape[0], J))
+    for j in range(J):
+        out[:, j] = enc @ xp[j * hop : j * hop + W]
+    return out
+
+
+def conv_decode(e: np.ndarray, dec: np.ndarray, hop: int, n_samples: int) -> np.ndarray:
+    """Transposed conv (N, W) + overlap-add, aligned with the encoder's input."""
+    W = dec.shape[1]
+    J = e.shape[1]
+    y = np.zeros(J * hop + W)
+    for j in range(J):
+        y[j * hop : j * hop + W] += e[:, j] @ dec
+    return y[W - hop : W - hop + n_samples]
+
+
+def enhance(x: np.ndarray, w: GroupCommWeights) -> np.ndarray:
+    """Whole-sequence reference: mono audio (T,) -> (C, T) aligned with the input (frames run one by
+    one through `GroupCommState`; T is cut to whole hops and the tail filled with zeros)."""
+    hp = w.hp
+    x = np.asarray(x, dtype=np.float64)
+    T = len(x)
+    st = GroupCommState(w)
+    out = np.zeros((hp.n_outputs, T))
+    if hp.frontend == "stft":
+        X = stft_frames(x, hp.window, hp.hop)
+        m = st.process(X.real**2 + X.imag**2)
+        for c in range(hp.n_outputs):
+            out[c] = istft_frames(X * m[c], hp.window, hp.hop, T)
+    else:
+        e = conv_encode(x, w["enc.weight"], hp.hop)
+        m = st.process(e**2)
+        for c in range(hp.n_outputs):
+            out[c] = conv_decode(e * m[c], w["dec.weight"], hp.hop, T)
+    return out
+
+
+def random_weights(hp: GroupCommHParams, seed: int = 0, scale: float = 0.3) -> GroupCommWeights:
+    """Random weights of the right shapes (for tests)."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for name, shape in expected_shapes(hp).items():
+        fan_in = shape[-1] if len(shape) > 1 else 1
+        a = rng.standard_normal(shape) * (scale if len(shape) == 1 else 1.0 / math.sqrt(fan_in))
+        if name.endswith((".a1", ".a2", ".a3")):
+            a = 0.25 + 0.1 * rng.standard_normal(shape)
+        arrays[name] = a
+    return GroupCommWeights.from_arrays(hp, arrays)
+
+
+# -- cost -------------------------------------------------------------------------------------------
+def ops_per_frame(hp: GroupCommHParams) -> dict[str, int]:
+    """Exact operation counts of one `GroupCommState.step` (mask estimator only, no front end)."""
+    K, d, h, hi, C, P, Fe = (hp.groups, hp.group_dim, hp.hidden, hp.inter_hidden, hp.n_outputs,
+                             hp.mask_per_group, hp.features)  # fmt: skip
+    mac = add = mul = lut = cmp_ = 0
+    lut += Fe  # log2 table per feature
+    add += Fe  # power + eps
+    mul += Fe  # feat_scale
+    mac += hp.n_model * Fe
+    add += hp.n_model  # bias
+    for _ in range(hp.n_blocks):
+        if hp.inter == "tac":
+            mac += K * hi * d + hi * hi + K * d * 2 * hi
+            add += K * hi + hi + K * d  # biases
+            add += K * hi  # mean: sum over groups
+            mul += hi  # mean: times 1/K
+            cmp_ += K * hi + hi + K * d  # PReLU sign tests
+            mul += K * hi + hi + K * d  # PReLU slopes (worst case)
+            add += K * d  # residual
+        elif hp.inter == "rnn":
+            for _dir in range(2):
+                mac += K * 3 * hi * (d + hi)
+                add += K * (6 * hi + 3 * hi + 3 * hi)
+                lut += K * 3 * hi
+                mul += K * 3 * hi
+            mac += K * d * 2 * hi
+            add += K * d * 2
+        for layer in range(hp.rnn_layers):
+            n_in = d if layer == 0 else h
+            g = 3 if hp.rnn == "gru" else 4
+            mac += K * g * h * (n_in + h)
+            add += K * 2 * g * h  # two biases
+            if hp.rnn == "gru":
+                add += K * (2 * h + h + 2 * h)  # r,z sums; n sum; (1-z)n + zh
+                mul += K * 3 * h
+                lut += K * 3 * h
+            else:
+                add += K * (h + h)
+                mul += K * 4 * h
+                lut += K * 5 * h
+        mac += K * d * h
+        add += K * d * 2
+    mac += K * C * P * d
+    add += K * C * P
+    lut += K * C * P
+    return {"mac": mac, "add": add, "mul": mul, "lut": lut, "cmp": cmp_}
+
+
+def state_values(hp: GroupCommHParams) -> int:
+    n = hp.n_blocks * hp.rnn_layers * hp.groups * hp.hidden
+    return 2 * n if hp.rnn == "lstm" else n
+
+
+def scratch_values(hp: GroupCommHParams) -> int:
+    """Largest live activations within one frame (features, x, TAC/RNN intermediates, gates, masks)."""
+    K, d, h, hi = hp.groups, hp.group_dim, hp.hidden, hp.inter_hidden
+    g = 3 if hp.rnn == "gru" else 4
+    inter = K * hi * 2 + hi if hp.inter == "tac" else (2 * K * hi + 6 * hi if hp.inter == "rnn" else 0)
+    return hp.features + hp.n_model * 2 + max(inter, K * 2 * g * h, K * hp.n_outputs * hp.mask_per_group)
+
+
+def frontend_macs_per_frame(hp: GroupCommHParams) -> int:
+    """Encoder + mask + decoder multiply-accumulates (STFT: direct DFT bound; an FFT needs fewer)."""
+    if hp.frontend == "conv":
+        n, W = hp.enc_channels, hp.window
+        return n * W * (1 + hp.n_outputs) + n * hp.n_outputs
+    L = hp.window
+    # real FFT + inverse as butterflies ~ 2 * (L/2) log2(L/2) complex mults (4 MACs each), window, mask
+    return 2 * 4 * (L // 2) * int(math.log2(L // 2)) + 2 * L + 2 * hp.features
+
+
+def summary(hp: GroupCommHParams) -> dict[str, float]:
+    ops = ops_per_frame(hp)
+    macs = ops["mac"] + frontend_macs_per_frame(hp)
+    return {
+        "params": n_params(hp),
+        "macs_per_frame": macs,
+        "mmacs_per_s": macs * hp.frame_rate_hz / 1e6,
+        "state_values": state_values(hp),
+        "latency_ms": 1000.0 * hp.window / hp.sample_rate_hz,  # (W - S) algorithmic + S block buffer
+    }

@@ -1,0 +1,239 @@
+"""PyTorch GroupComm mask estimator: the training twin of `hearpipe.models.groupcomm` (same function).
+
+Whole-sequence, causal: every frame depends only on itself and earlier frames. Shapes: audio `(B, T)`
+in, separated audio `(B, C, T)` out, aligned with the input sample by sample (the streaming blocks
+deliver the same samples `window - hop` later). Parameter names follow the `.npz` array names
+(`export_arrays`), so the numpy reference reads the exported file without any renaming.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from hearpipe.models.groupcomm import GroupCommHParams, fourier_basis
+
+
+class _TAC(nn.Module):
+    """Transform-average-concatenate across groups, per frame (residual)."""
+
+    def __init__(self, d: int, h: int):
+        super().__init__()
+        self.w1, self.a1 = nn.Linear(d, h), nn.PReLU(h, init=0.25)
+        self.w2, self.a2 = nn.Linear(h, h), nn.PReLU(h, init=0.25)
+        self.w3, self.a3 = nn.Linear(2 * h, d), nn.PReLU(d, init=0.25)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x (B, T, K, D)
+        z = self.a1(self.w1(x).movedim(-1, 1)).movedim(1, -1)
+        m = self.a2(self.w2(z.mean(dim=2)).movedim(-1, 1)).movedim(1, -1)
+        zm = torch.cat([z, m.unsqueeze(2).expand_as(z)], dim=-1)
+        y = self.a3(self.w3(zm).movedim(-1, 1)).movedim(1, -1)
+        return x + y
+
+
+class _GroupRNN(nn.Module):
+    """Residual bidirectional GRU running across the K groups of one frame (ICASSP 2021 variant)."""
+
+    def __init__(self, d: int, h: int):
+        super().__init__()
+        self.rnn = nn.GRU(d, h, batch_first=True, bidirectional=True)
+        self.proj = nn.Linear(2 * h, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x (B, T, K, D)
+        b, t, k, d = x.shape
+        y, _ = self.rnn(x.reshape(b * t, k, d))
+        return x + self.proj(y).reshape(b, t, k, d)
+
+
+class _Block(nn.Module):
+    def __init__(self, hp: GroupCommHParams):
+        super().__init__()
+        d = hp.group_dim
+        if hp.inter == "tac":
+            self.inter = _TAC(d, hp.inter_hidden)
+        elif hp.inter == "rnn":
+            self.inter = _GroupRNN(d, hp.inter_hidden)
+        else:
+            self.inter = None
+        cls = nn.GRU if hp.rnn == "gru" else nn.LSTM
+        self.rnn = cls(d, hp.hidden, num_layers=hp.rnn_layers, batch_first=True)
+        self.out = nn.Linear(hp.hidden, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x (B, T, K, D)
+        if self.inter is not None:
+            x = self.inter(x)
+        b, t, k, d = x.shape
+        s = x.permute(0, 2, 1, 3).reshape(b * k, t, d)  # each group is its own sequence, shared weights
+        h, _ = self.rnn(s)
+        y = self.out(h).reshape(b, k, t, d).permute(0, 2, 1, 3)
+        return x + y
+
+
+class GroupCommNet(nn.Module):
+    """Front end (STFT or learned conv) + GroupComm mask estimator + synthesis."""
+
+    def __init__(self, hp: GroupCommHParams):
+        super().__init__()
+        self.hp = hp
+        L, S = hp.window, hp.hop
+        if hp.frontend == "stft":
+            cos, sin = fourier_basis(L)  # (F, L) analysis rows incl. the window; im = -sum w x sin
+            self.register_buffer("enc_basis", torch.from_numpy(np.concatenate([cos, -sin])[:, None, :]))
+            ck = np.full(L // 2 + 1, 2.0)
+            ck[0] = ck[-1] = 1.0
+            syn = np.concatenate([cos * ck[:, None], -sin * ck[:, None]]) / L
+            self.register_buffer("dec_basis", torch.from_numpy(syn[:, None, :]))
+        else:
+            enc, dec = init_conv_basis(hp.enc_channels, L)
+            self.enc = nn.Parameter(torch.from_numpy(enc[:, None, :]))
+            self.dec = nn.Parameter(torch.from_numpy(dec[:, None, :]))
+        self.inp = nn.Linear(hp.features, hp.n_model)
+        self.blocks = nn.ModuleList(_Block(hp) for _ in range(hp.n_blocks))
+        self.mask = nn.Linear(hp.group_dim, hp.n_outputs * hp.mask_per_group)
+        self.float()
+
+    # -- the four steps ------------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T) -> (B, R, J): frame j covers x[(j+1)S - W, (j+1)S), zeros before the start."""
+        L, S = self.hp.window, self.hp.hop
+        basis = self.enc_basis if self.hp.frontend == "stft" else self.enc
+        xp = F.pad(x.unsqueeze(1), (L - S, 0))
+        return F.conv1d(xp, basis, stride=S)
+
+    def power(self, e: torch.Tensor) -> torch.Tensor:
+        if self.hp.frontend == "stft":
+            nb = self.hp.features
+            return e[:, :nb] ** 2 + e[:, nb:] ** 2
+        return e**2
+
+    def estimate_masks(self, e: torch.Tensor) -> torch.Tensor:
+        """Encoder output (B, R, J) -> masks (B, C, F, J) in (0, 1)."""
+        hp = self.hp
+        f = torch.log2(self.power(e) + hp.log_eps) * hp.feat_scale  # (B, F, J)
+        b, _, j = f.shape
+        x = self.inp(f.transpose(1, 2)).reshape(b, j, hp.groups, hp.group_dim)
+        for blk in self.blocks:
+            x = blk(x)
+        m = torch.sigmoid(self.mask(x))  # (B, J, K, C*P)
+        m = m.reshape(b, j, hp.groups, hp.n_outputs, hp.mask_per_group).permute(0, 3, 2, 4, 1)
+        return m.reshape(b, hp.n_outputs, hp.groups * hp.mask_per_group, j)[:, :, : hp.features]
+
+    def decode(self, e: torch.Tensor, m: torch.Tensor, n_samples: int) -> torch.Tensor:
+        """Apply masks (B, C, F, J) to e (B, R, J) and overlap-add -> (B, C, n_samples)."""
+        L, S = self.hp.window, self.hp.hop
+        b, c, nf, j = m.shape
+        if self.hp.frontend == "stft":
+            mm = torch.cat([m, m], dim=2)
+            basis = self.dec_basis
+        else:
+            mm = m
+            basis = self.dec
+        y = F.conv_transpose1d((e.unsqueeze(1) * mm).reshape(b * c, -1, j), basis, stride=S)
+        return y[:, L - S : L - S + n_samples].reshape(b, c, -1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[-1]
+        e = self.encode(x)
+        return self.decode(e, self.estimate_masks(e), n)
+
+    # -- export ---------------------------------------------------------------------------------------
+    def export_arrays(self, dtype=np.float32) -> dict[str, np.ndarray]:
+        """Weights under the `.npz` names read by `hearpipe.models.groupcomm` (torch GRU/LSTM layouts)."""
+        hp = self.hp
+        out: dict[str, np.ndarray] = {}
+
+        def put(name: str, t: torch.Tensor) -> None:
+            out[name] = t.detach().cpu().numpy().astype(dtype)
+
+        if hp.frontend == "conv":
+            put("enc.weight", self.enc[:, 0, :])
+            put("dec.weight", self.dec[:, 0, :])
+        put("in.weight", self.inp.weight)
+        put("in.bias", self.inp.bias)
+        for r, blk in enumerate(self.blocks):
+            p = f"blocks.{r}."
+            if hp.inter == "tac":
+                for i in (1, 2, 3):
+                    put(f"{p}tac.w{i}", getattr(blk.inter, f"w{i}").weight)
+                    put(f"{p}tac.b{i}", getattr(blk.inter, f"w{i}").bias)
+                    put(f"{p}tac.a{i}", getattr(blk.inter, f"a{i}").weight)
+            elif hp.inter == "rnn":
+                for sfx, tag in (("", "fwd"), ("_reverse", "bwd")):
+                    for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                        put(f"{p}grnn.{tag}.{kind}", getattr(blk.inter.rnn, f"{kind}_l0{sfx}"))
+                put(f"{p}grnn.proj.weight", blk.inter.proj.weight)
+                put(f"{p}grnn.proj.bias", blk.inter.proj.bias)
+            for layer in range(hp.rnn_layers):
+                for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    put(f"{p}rnn.{layer}.{kind}", getattr(blk.rnn, f"{kind}_l{layer}"))
+            put(f"{p}out.weight", blk.out.weight)
+            put(f"{p}out.bias", blk.out.bias)
+        put("mask.weight", self.mask.weight)
+        put("mask.bias", self.mask.bias)
+        return out
+
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Inverse of `export_arrays` (for tests and fine-tuning from a shipped file)."""
+        names = self.export_arrays()
+        with torch.no_grad():
+            for name, ref in names.items():
+                t = self._param_for(name)
+                t.copy_(torch.from_numpy(np.asarray(arrays[name], dtype=np.float64)).reshape(t.shape))
+
+    def _param_for(self, name: str) -> torch.Tensor:
+        hp = self.hp
+        if name == "enc.weight":
+            return self.enc
+        if name == "dec.weight":
+            return self.dec
+        head, _, rest = name.partition(".")
+        if head in ("in", "mask"):
+            mod = self.inp if head == "in" else self.mask
+            return getattr(mod, rest)
+        r = int(rest.split(".")[0])
+        blk = self.blocks[r]
+        parts = rest.split(".")[1:]
+        if parts[0] == "tac":
+            kind, i = parts[1][0], parts[1][1]
+            return getattr(blk.inter, f"w{i}").weight if kind == "w" else (
+                getattr(blk.inter, f"w{i}").bias if kind == "b" else getattr(blk.inter, f"a{i}").weight)
+        if parts[0] == "grnn":
+            if parts[1] == "proj":
+                return getattr(blk.inter.proj, parts[2])
+            sfx = "" if parts[1] == "fwd" else "_reverse"
+            return getattr(blk.inter.rnn, f"{parts[2]}_l0{sfx}")
+        if parts[0] == "rnn":
+            return getattr(blk.rnn, f"{parts[2]}_l{parts[1]}")
+        if parts[0] == "out":
+            return getattr(blk.out, parts[1])
+        raise KeyError(f"{name} (hp {hp})")
+
+
+def init_conv_basis(n: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Encoder/decoder start: a windowed real Fourier basis when n == w (perfect reconstruction with hop
+    w/2), else small random filters. Returns (enc, dec), each (n, w)."""
+    if n == w:
+        cos, sin = fourier_basis(w)  # (w/2+1, w) each
+        enc = np.concatenate([cos, sin[1:-1]])  # w/2+1 cosines + w/2-1 sines = w rows
+        ck = np.full(w // 2 + 1, 2.0)
+        ck[0] = ck[-1] = 1.0
+        dec = np.concatenate([cos * ck[:, None], sin[1:-1] * 2.0]) / w
+        return enc, dec
+    rng = np.random.default_rng(0)
+    enc = rng.standard_normal((n, w)) / math.sqrt(w)
+    return enc, enc.copy() * (2.0 / n)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def build(hp: GroupCommHParams | dict[str, Any]) -> GroupCommNet:
+    if isinstance(hp, dict):
+        hp = GroupCommHParams(**hp)
+    return GroupCommNet(hp)
