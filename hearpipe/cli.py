@@ -60,7 +60,7 @@ def _cmd_check(a) -> int:
                 what = f"graph, {len(g.blocks)} nodes, latency {g.latency_ms:.3f} ms"
             elif kind == "device":
                 d = load_model(DeviceProfile, f)
-                what = f"device '{d.name}' ({d.arithmetic}, {d.usable_mips:g} MIPS, {d.ram_kib:g} KiB RAM)"
+                what = f"device '{d.name}' ({d.arithmetic}, {d.usable_mips:g} MIPS, {d.ram_kib:,.0f} KiB RAM)"
             elif kind == "audiogram":
                 from hearpipe.dsp.audiogram import load_audiogram
 
@@ -104,7 +104,7 @@ def _cmd_devices(a) -> int:
         d = load_device(path)
         print(f"{path.stem}: {d.description or d.name}\n    {d.arithmetic}"
               f"{f' {d.word_bits}-bit' if d.fixed else ''}, {d.clock_mhz:g} MHz, {d.usable_mips:g} MIPS usable, "
-              f"RAM {d.ram_kib:g} KiB, ROM {d.rom_kib:g} KiB, latency <= {d.max_latency_ms:g} ms, "
+              f"RAM {d.ram_kib:,.0f} KiB, ROM {d.rom_kib:,.0f} KiB, latency <= {d.max_latency_ms:g} ms, "
               f"rates {', '.join(f'{r:g}' for r in d.sample_rates_hz)} Hz")
     return 0
 

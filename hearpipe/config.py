@@ -49,8 +49,9 @@ def location(loc: tuple) -> str:
 def describe_validation(err: ValidationError, prefix: str = "") -> str:
     lines = []
     for e in err.errors():
-        where = location(tuple(prefix.split(".")) + tuple(e["loc"]) if prefix else tuple(e["loc"]))
-        msg = e["msg"]
+        pre = tuple(int(t) if t.isdigit() else t for t in prefix.split(".")) if prefix else ()
+        where = location(pre + tuple(e["loc"]))
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
         elif e["type"] == "missing":

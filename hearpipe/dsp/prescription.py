@@ -20,6 +20,7 @@ import numpy as np
 from scipy.signal import firwin2
 
 from hearpipe.dsp.audiogram import Audiogram, Ear, interpolate_log_frequency
+from hearpipe.dsp.spectral import bin_frequencies_hz, db_to_amplitude, interpolate_gain_db
 from hearpipe.errors import InvalidInput
 
 Rule = Literal["nal-r", "nal-rp", "half-gain"]
@@ -86,14 +87,12 @@ def prescribe(audiogram: Audiogram, rule: str = "nal-r", ear: Ear | None = None)
 def gain_curve_db(frequencies_hz, gains_db, query_hz) -> np.ndarray:
     """Gain in dB at `query_hz`: linear interpolation in dB over linear frequency, edge values held
     (to 0 Hz and to Nyquist), as pyclarity's NAL-R filter design does."""
-    return np.interp(np.asarray(query_hz, dtype=np.float64), np.asarray(frequencies_hz, dtype=np.float64),
-                     np.asarray(gains_db, dtype=np.float64))
+    return interpolate_gain_db(frequencies_hz, gains_db, query_hz)
 
 
 def stft_gain_curve(frequencies_hz, gains_db, n_fft: int, sample_rate_hz: float) -> np.ndarray:
     """Per-bin linear (amplitude) gains, shape (n_fft // 2 + 1,), for an rfft of length n_fft."""
-    bins_hz = np.arange(n_fft // 2 + 1) * sample_rate_hz / n_fft
-    return 10.0 ** (gain_curve_db(frequencies_hz, gains_db, bins_hz) / 20.0)
+    return db_to_amplitude(gain_curve_db(frequencies_hz, gains_db, bin_frequencies_hz(n_fft, sample_rate_hz)))
 
 
 def fir_from_gains(frequencies_hz, gains_db, order: int, sample_rate_hz: float) -> np.ndarray:

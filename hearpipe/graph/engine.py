@@ -198,13 +198,13 @@ class Graph:
         """Finish the stream: pad the pending partial block with zeros, return the samples still owed."""
         owed = self._pending.shape[1]
         if owed == 0:
-            return np.zeros((self.channels, 0))
+            return np.zeros((self.out_format.channels, 0))
         pad = np.zeros((self.channels, self.block_size - owed))
         return self.process(pad)[:, :owed]
 
     def _run(self, block: np.ndarray) -> np.ndarray:
         if block.shape[1] == 0:
-            return np.zeros((self.channels, 0))
+            return np.zeros((self.out_format.channels, 0))
         if self.ctx.fixed:
             from hearpipe.fixed.qformat import float_to_fixed
 

@@ -1,0 +1,6 @@
+"""Quality measures: SI-SNR and its improvement, STOI; evaluation on dev mixtures (`evaluate`)."""
+
+from hearpipe.metrics.si_snr import si_snr, si_snr_improvement
+from hearpipe.metrics.stoi import stoi
+
+__all__ = ["si_snr", "si_snr_improvement", "stoi"]

@@ -1,0 +1,1 @@
+"""Training of GroupComm models (optional PyTorch extra). Entry point: `hearpipe.train.cli:main`."""

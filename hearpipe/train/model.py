@@ -134,7 +134,10 @@ class GroupCommNet(nn.Module):
             mm = m
             basis = self.dec
         y = F.conv_transpose1d((e.unsqueeze(1) * mm).reshape(b * c, -1, j), basis, stride=S)
-        return y[:, L - S : L - S + n_samples].reshape(b, c, -1)
+        y = y[:, 0, L - S : L - S + n_samples]  # J*S samples: a partial last hop is not output
+        if y.shape[-1] < n_samples:
+            y = F.pad(y, (0, n_samples - y.shape[-1]))
+        return y.reshape(b, c, -1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[-1]

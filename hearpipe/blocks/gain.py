@@ -1,0 +1,414 @@
+"""Hearing-aid gain blocks: prescription (STFT and FIR), multiband WDRC, openMHA-style gain table, limiter.
+
+Levels in every parameter are dB SPL through the graph's calibration (`full_scale_db_spl`). Spectral
+blocks take complex STFT frames (channels, bins, frames) as made by `stft` (unnormalised rfft of the
+windowed frame) and need the analysis window to turn bin powers into levels (`window`, default
+sqrt_hann as `stft`). Numerics live in `hearpipe.dsp.prescription` and `hearpipe.dsp.wdrc`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field, model_validator
+
+from hearpipe.blocks.base import Block, BlockParams, Context
+from hearpipe.blocks.stft import word_bytes
+from hearpipe.budget.cost import Cost, add_ops
+from hearpipe.dsp import wdrc
+from hearpipe.dsp.audiogram import Audiogram, Ear, load_audiogram
+from hearpipe.dsp.prescription import Rule, fir_from_gains, prescribe, stft_gain_curve
+from hearpipe.dsp.spectral import interpolate_gain_db
+from hearpipe.dsp.windows import WindowName, analysis_window
+from hearpipe.graph.format import SignalFormat
+from hearpipe.graph.registry import register
+
+PerBand = float | list[float]
+
+
+# -- fitting from an audiogram ------------------------------------------------------------------------
+class FittingParams(BlockParams):
+    audiogram: str | None = Field(None, description="audiogram file (YAML/JSON), relative to the graph file")
+    ear: Literal["left", "right"] | None = Field(
+        None, description="ear to fit; default: left for channel 0 and right for channel 1 of a stereo graph "
+        "when both ears exist, otherwise the audiogram's first ear for every channel"
+    )
+    rule: Rule = Field("nal-r", description="prescription rule: nal-r, nal-rp or half-gain")
+
+
+def channel_ears(audiogram: Audiogram, ear: Ear | None, channels: int) -> list[Ear]:
+    if ear is not None:
+        return [audiogram.pick_ear(ear)] * channels
+    if channels == 2 and len(audiogram.ears) == 2:
+        return ["left", "right"]
+    return [audiogram.pick_ear(None)] * channels
+
+
+def fitted_gains(p: FittingParams, ctx: Context, channels: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(frequencies_hz, gain_db) of the rule for each channel."""
+    ag = load_audiogram(ctx.resolve(p.audiogram))
+    return [prescribe(ag, p.rule, e) for e in channel_ears(ag, p.ear, channels)]
+
+
+def _require_float(block: Block, fmt: SignalFormat) -> None:
+    if fmt.numeric != "float":
+        raise block.fail(
+            f"the fixed-point version of this block is not written yet; it receives {fmt.describe()}"
+        )
+
+
+# -- prescription on STFT frames --------------------------------------------------------------------------
+class PrescriptionParams(FittingParams):
+    frequencies_hz: list[float] | None = Field(None, description="explicit gain points (instead of an audiogram)")
+    gains_db: list[float] | None = Field(None, description="insertion gain in dB at frequencies_hz")
+
+    @model_validator(mode="after")
+    def _source(self):
+        explicit = self.frequencies_hz is not None or self.gains_db is not None
+        if explicit and self.audiogram is not None:
+            raise ValueError("give either audiogram (+ rule) or frequencies_hz + gains_db, not both")
+        if not explicit and self.audiogram is None:
+            raise ValueError("needs an audiogram (+ rule) or explicit frequencies_hz + gains_db")
+        if explicit:
+            if self.frequencies_hz is None or self.gains_db is None:
+                raise ValueError("frequencies_hz and gains_db go together")
+            if len(self.frequencies_hz) != len(self.gains_db) or not self.gains_db:
+                raise ValueError(
+                    f"frequencies_hz ({len(self.frequencies_hz)} values) and gains_db ({len(self.gains_db)} "
+                    "values) must be non-empty and of the same length"
+                )
+            if any(b <= a for a, b in zip(self.frequencies_hz, self.frequencies_hz[1:])):
+                raise ValueError("frequencies_hz must be strictly increasing")
+            if any(not -60 <= g <= 80 for g in self.gains_db):
+                raise ValueError("gains_db must lie within -60..80 dB")
+        return self
+
+    def gain_points(self, ctx: Context, channels: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.audiogram is not None:
+            return fitted_gains(self, ctx, channels)
+        pts = (np.asarray(self.frequencies_hz, float), np.asarray(self.gains_db, float))
+        return [pts] * channels
+
+
+@register
+class Prescription(Block):
+    type_name = "prescription"
+    Params = PrescriptionParams
+    summary = "prescribed insertion gain (NAL-R, NAL-RP, half-gain or explicit) per STFT bin"
+
+    def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
+        (fmt,) = inputs
+        self.expect(fmt, domain="spectrum")
+        _require_float(self, fmt)
+        self.ctx, self.fmt = ctx, fmt
+        self.points = self.params.gain_points(ctx, fmt.channels)
+        self.factor = np.stack([stft_gain_curve(f, g, fmt.n_fft, fmt.sample_rate_hz) for f, g in self.points])
+        self.factor3 = self.factor[:, :, None]
+        return fmt
+
+    def process(self, X: np.ndarray) -> np.ndarray:
+        return X * self.factor3
+
+    def cost(self) -> Cost:
+        f = self.fmt
+        n = f.channels * f.features * (2 if f.complex else 1)
+        return Cost(ops=add_ops(Counter(), mul=n), frame_rate_hz=f.frame_rate_hz,
+                    rom=f.channels * f.features * word_bytes(self.ctx))
+
+
+# -- prescription as a linear-phase FIR -------------------------------------------------------------------
+@njit(cache=True)
+def fir_stream(x, taps, history, out):
+    """Direct-form FIR, x (C, N), history (C, order) = the last `order` inputs, out (C, N).
+
+    Each output is the same ordered sum whatever the chunking (bit-identical streaming).
+    """
+    n_ch, n = x.shape
+    order = taps.shape[1] - 1
+    for c in range(n_ch):
+        for i in range(n):
+            acc = taps[c, 0] * x[c, i]
+            for k in range(1, order + 1):
+                j = i - k
+                v = x[c, j] if j >= 0 else history[c, order + j]
+                acc += taps[c, k] * v
+            out[c, i] = acc
+        if n >= order:
+            for k in range(order):
+                history[c, k] = x[c, n - order + k]
+        else:
+            for k in range(order - n):
+                history[c, k] = history[c, k + n]
+            for k in range(n):
+                history[c, order - n + k] = x[c, k]
+
+
+class PrescriptionFirParams(PrescriptionParams):
+    order: int = Field(64, ge=2, le=4096, description="FIR order (even); delay = order / 2 samples")
+
+    @model_validator(mode="after")
+    def _even(self):
+        if self.order % 2:
+            raise ValueError(f"order must be even (a linear-phase type I FIR), got {self.order}")
+        return self
+
+
+@register
+class PrescriptionFir(Block):
+    type_name = "prescription_fir"
+    Params = PrescriptionFirParams
+    summary = "prescribed insertion gain as a linear-phase FIR in the time domain (delay order/2)"
+
+    def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
+        (fmt,) = inputs
+        self.expect(fmt, domain="time")
+        _require_float(self, fmt)
+        self.ctx, self.fmt = ctx, fmt
+        pts = self.params.gain_points(ctx, fmt.channels)
+        self.taps = np.stack([fir_from_gains(f, g, self.params.order, fmt.sample_rate_hz) for f, g in pts])
+        return fmt
+
+    @property
+    def latency_samples(self) -> int:
+        return self.params.order // 2
+
+    def reset(self) -> None:
+        self.history = np.zeros((self.fmt.channels, self.params.order))
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        out = np.empty_like(x, dtype=np.float64)
+        fir_stream(np.ascontiguousarray(x, dtype=np.float64), self.taps, self.history, out)
+        return out
+
+    def cost(self) -> Cost:
+        c, n = self.fmt.channels, self.params.order + 1
+        wb = word_bytes(self.ctx)
+        return Cost(ops=add_ops(Counter(), mac_f32=n * c, move=c), frame_rate_hz=self.fmt.frame_rate_hz,
+                    ram_persistent=(n - 1) * c * wb, rom=n * c * wb)
+
+
+# -- level-dependent band gains (WDRC, gain table, limiter) ------------------------------------------------
+def per_band(value: PerBand, n_bands: int, name: str, block: Block) -> np.ndarray:
+    v = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    if v.size == 1:
+        return np.full(n_bands, float(v[0]))
+    if v.size != n_bands:
+        raise block.fail(f"{name} has {v.size} values but there are {n_bands} bands (one value or one per band)")
+    return v
+
+
+class DynamicsParams(BlockParams):
+    window: WindowName | None = Field(
+        None, description="analysis window of the feeding stft (for level calibration); default sqrt_hann"
+    )
+
+
+class BandDynamics(Block):
+    """Shared engine: per-band level (dB SPL) -> dB-domain attack/release follower -> gain table -> gain.
+
+    Subclasses set in `configure`: crossovers_hz, table (C, B, L) on the grid (table_min, table_step),
+    attack_ms and release_ms (B,).
+    """
+
+    crossovers_hz: np.ndarray
+    table: np.ndarray
+    table_min: float = wdrc.TABLE_MIN_DB_SPL
+    table_step: float = wdrc.TABLE_STEP_DB
+    attack_ms: np.ndarray
+    release_ms: np.ndarray
+
+    def configure(self, fmt: SignalFormat, ctx: Context) -> None:
+        raise NotImplementedError
+
+    def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
+        (fmt,) = inputs
+        self.expect(fmt, domain="spectrum")
+        _require_float(self, fmt)
+        if not fmt.complex or fmt.n_fft <= 0:
+            raise self.fail(f"needs complex STFT frames, receives {fmt.describe()}")
+        self.ctx, self.fmt = ctx, fmt
+        self.configure(fmt, ctx)
+        cross = np.asarray(self.crossovers_hz, dtype=np.float64)
+        nyq = fmt.sample_rate_hz / 2
+        if cross.size and (np.any(np.diff(cross) <= 0) or cross[0] <= 0 or cross[-1] >= nyq):
+            raise self.fail(f"crossovers_hz must increase strictly within 0..{nyq:g} Hz, got {cross.tolist()}")
+        self.band = wdrc.band_of_bins(cross, fmt.n_fft, fmt.sample_rate_hz)
+        self.n_bands = cross.size + 1
+        empty = sorted(set(range(self.n_bands)) - set(self.band.tolist()))
+        if empty:
+            raise self.fail(
+                f"bands {empty} contain no STFT bin (bin spacing {fmt.sample_rate_hz / fmt.n_fft:g} Hz); "
+                "move the crossovers apart or use a longer n_fft"
+            )
+        name = getattr(fmt, "window", None) or self.params.window or "sqrt_hann"
+        self.weight = wdrc.bin_power_weights(analysis_window(name, fmt.frame), fmt.n_fft)
+        alpha, beta = zip(*(wdrc.ansi_coefficients(a, r, fmt.sample_rate_hz)
+                            for a, r in zip(self.attack_ms, self.release_ms)))
+        self.alpha = np.array([wdrc.frame_coefficient(a, fmt.hop) for a in alpha])
+        self.beta = np.array([wdrc.frame_coefficient(b, fmt.hop) for b in beta])
+        self.table = np.ascontiguousarray(self.table, dtype=np.float64)
+        if self.table.shape[:2] != (fmt.channels, self.n_bands):
+            raise self.fail(f"gain table has shape {self.table.shape[:2]}, expected ({fmt.channels}, {self.n_bands})")
+        return fmt
+
+    def reset(self) -> None:
+        self.state = np.full((self.fmt.channels, self.n_bands), wdrc.LEVEL_FLOOR_DB_SPL)
+        self.last_levels = np.zeros((self.fmt.channels, self.n_bands, 0))
+
+    def process(self, X: np.ndarray) -> np.ndarray:
+        X = np.ascontiguousarray(X, dtype=np.complex128)
+        out = np.empty_like(X)
+        levels = np.empty((X.shape[0], self.n_bands, X.shape[2]))
+        wdrc.band_gain_frames(X, self.band, self.weight, self.n_bands, float(self.ctx.full_scale_db_spl),
+                              self.alpha, self.beta, self.state, self.table, float(self.table_min),
+                              float(self.table_step), out, levels)
+        self.last_levels = levels
+        return out
+
+    def cost(self) -> Cost:
+        f, b, wb = self.fmt, self.n_bands, word_bytes(self.ctx)
+        c, n = f.channels, f.features
+        ops = Counter()
+        # per bin: |X|^2 (1 mul + 1 mac), weighted accumulate (1 mac), apply real gain to re and im (2 mul)
+        add_ops(ops, mul=3 * n * c, mac_f32=2 * n * c)
+        # per band: level (log + scale), follower (compare, add, mac), table index (add, mul, 2 clamps),
+        # interpolation (add, mac), dB -> linear (mul + exp); log/exp are table look-ups on fixed devices
+        add_ops(ops, cmp=3 * b * c, add=3 * b * c, mul=2 * b * c, mac_f32=3 * b * c)
+        if self.ctx.fixed:
+            add_ops(ops, lut=2 * b * c)
+        else:
+            add_ops(ops, transcendental=2 * b * c)
+        return Cost(
+            ops=ops,
+            frame_rate_hz=f.frame_rate_hz,
+            ram_persistent=b * c * wb,
+            ram_scratch=2 * b * wb,
+            rom=self.table.size * wb + n * (wb + 1) + 2 * b * wb,  # table, bin weights + band index, coefficients
+        )
+
+
+class WdrcParams(DynamicsParams, FittingParams):
+    audiogram: str | None = Field(
+        None, description="audiogram file: fill gain_db per band from `rule` (gain_db then adds to it)"
+    )
+    crossovers_hz: list[float] = Field(
+        [500.0, 1000.0, 2000.0, 4000.0], description="band edges between 0 Hz and Nyquist (bands = len + 1)"
+    )
+    expansion_knee_db_spl: PerBand = Field(0.0, description="input level below which expansion acts")
+    expansion_ratio: PerBand = Field(1.0, description="expansion ratio (<= 1; 1 = no expansion)")
+    threshold_db_spl: PerBand = Field(50.0, description="compression threshold (knee), input dB SPL")
+    ratio: PerBand = Field(2.0, description="compression ratio above the threshold (>= 1)")
+    gain_db: PerBand = Field(0.0, description="linear gain below the threshold in dB (added to a rule's gain)")
+    limit_db_spl: PerBand | None = Field(None, description="per-band output limit (MPO, 10:1 above); none if unset")
+    attack_ms: PerBand = Field(5.0, description="ANSI S3.22 attack time in ms")
+    release_ms: PerBand = Field(50.0, description="ANSI S3.22 release time in ms")
+
+
+@register
+class Wdrc(BandDynamics):
+    type_name = "wdrc"
+    Params = WdrcParams
+    summary = "multiband wide dynamic range compressor on STFT frames (expansion, compression, MPO)"
+
+    def configure(self, fmt: SignalFormat, ctx: Context) -> None:
+        p = self.params
+        self.crossovers_hz = np.asarray(p.crossovers_hz, dtype=np.float64)
+        nb = len(p.crossovers_hz) + 1
+        v = {k: per_band(getattr(p, k), nb, k, self) for k in (
+            "expansion_knee_db_spl", "expansion_ratio", "threshold_db_spl", "ratio", "gain_db", "attack_ms",
+            "release_ms")}
+        limit = per_band(p.limit_db_spl, nb, "limit_db_spl", self) if p.limit_db_spl is not None else None
+        for i in range(nb):
+            if not 0.05 <= v["expansion_ratio"][i] <= 1.0:
+                raise self.fail(f"expansion_ratio[{i}] = {v['expansion_ratio'][i]:g} must lie within 0.05..1")
+            if not 1.0 <= v["ratio"][i] <= 100.0:
+                raise self.fail(f"ratio[{i}] = {v['ratio'][i]:g} must lie within 1..100")
+            if v["expansion_knee_db_spl"][i] > v["threshold_db_spl"][i]:
+                raise self.fail(
+                    f"expansion_knee_db_spl[{i}] ({v['expansion_knee_db_spl'][i]:g}) must not exceed "
+                    f"threshold_db_spl[{i}] ({v['threshold_db_spl'][i]:g})"
+                )
+            for k in ("attack_ms", "release_ms"):
+                if not 0.0 < v[k][i] <= 10000.0:
+                    raise self.fail(f"{k}[{i}] = {v[k][i]:g} must lie within 0..10000 ms")
+        self.attack_ms, self.release_ms = v["attack_ms"], v["release_ms"]
+        self.band_centers_hz = wdrc.band_centers_hz(self.crossovers_hz, fmt.sample_rate_hz)
+        gains = np.tile(v["gain_db"], (fmt.channels, 1))
+        if p.audiogram is not None:
+            for c, (f, g) in enumerate(fitted_gains(p, ctx, fmt.channels)):
+                gains[c] += interpolate_gain_db(f, g, self.band_centers_hz)
+        self.curves = [
+            [
+                wdrc.BandCurve(
+                    threshold_db_spl=v["threshold_db_spl"][i], ratio=v["ratio"][i], gain_db=gains[c, i],
+                    expansion_knee_db_spl=v["expansion_knee_db_spl"][i], expansion_ratio=v["expansion_ratio"][i],
+                    limit_db_spl=None if limit is None else limit[i],
+                )
+                for i in range(nb)
+            ]
+            for c in range(fmt.channels)
+        ]
+        grid = wdrc.table_grid()
+        self.table = np.stack([wdrc.gain_table(cc, grid) for cc in self.curves])
+
+
+class GainTableParams(DynamicsParams):
+    crossovers_hz: list[float] = Field(description="band edges between 0 Hz and Nyquist (bands = len + 1)")
+    level_min_db_spl: float = Field(0.0, description="input level of the first table column (openMHA gtmin)")
+    level_step_db: float = Field(1.0, gt=0, description="level step between columns (openMHA gtstep)")
+    gains_db: list[list[float]] = Field(
+        description="gain in dB, one row per band, one column per input level; held beyond the ends"
+    )
+    attack_ms: PerBand = Field(5.0, description="ANSI S3.22 attack time in ms")
+    release_ms: PerBand = Field(50.0, description="ANSI S3.22 release time in ms")
+
+    @model_validator(mode="after")
+    def _rows(self):
+        lens = {len(r) for r in self.gains_db}
+        if len(lens) != 1 or min(lens) < 2:
+            raise ValueError(f"gains_db rows must all have the same length >= 2, got lengths {sorted(lens)}")
+        if len(self.gains_db) != len(self.crossovers_hz) + 1:
+            raise ValueError(
+                f"gains_db has {len(self.gains_db)} rows but crossovers_hz makes {len(self.crossovers_hz) + 1} bands"
+            )
+        return self
+
+
+@register
+class GainTable(BandDynamics):
+    type_name = "gain_table"
+    Params = GainTableParams
+    summary = "openMHA dc-style compressor: gain table (bands x input levels), interpolated"
+
+    def configure(self, fmt: SignalFormat, ctx: Context) -> None:
+        p = self.params
+        self.crossovers_hz = np.asarray(p.crossovers_hz, dtype=np.float64)
+        nb = len(p.crossovers_hz) + 1
+        self.attack_ms = per_band(p.attack_ms, nb, "attack_ms", self)
+        self.release_ms = per_band(p.release_ms, nb, "release_ms", self)
+        self.table_min, self.table_step = p.level_min_db_spl, p.level_step_db
+        self.table = np.tile(np.asarray(p.gains_db, dtype=np.float64)[None], (fmt.channels, 1, 1))
+
+
+class LimiterParams(DynamicsParams):
+    limit_db_spl: float = Field(110.0, ge=40, le=160, description="broadband output limit (MPO) in dB SPL")
+    ratio: float = Field(wdrc.LIMIT_RATIO, ge=1, le=100, description="compression ratio above the limit")
+    attack_ms: float = Field(1.0, gt=0, le=1000, description="ANSI S3.22 attack time in ms")
+    release_ms: float = Field(50.0, gt=0, le=10000, description="ANSI S3.22 release time in ms")
+
+
+@register
+class Limiter(BandDynamics):
+    type_name = "limiter"
+    Params = LimiterParams
+    summary = "broadband output limiter (MPO) on STFT frames, ratio:1 above limit_db_spl"
+
+    def configure(self, fmt: SignalFormat, ctx: Context) -> None:
+        p = self.params
+        self.crossovers_hz = np.zeros(0)
+        self.attack_ms, self.release_ms = np.array([p.attack_ms]), np.array([p.release_ms])
+        self.curve = wdrc.limiter_curve(p.limit_db_spl, p.ratio)
+        self.table = np.tile(wdrc.gain_table([self.curve], wdrc.table_grid())[None], (fmt.channels, 1, 1))

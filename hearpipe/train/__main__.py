@@ -1,0 +1,5 @@
+import sys
+
+from hearpipe.train.cli import main
+
+sys.exit(main())

@@ -1,0 +1,170 @@
+"""On-the-fly noisy-speech mixtures for training (numpy only; no torch here).
+
+Speech comes from `<data>/train/speech`, noise from `<data>/train/noise` plus synthetic kinds that
+the recorded noise lacks: babble summed from other train talkers, speech-shaped noise (white noise
+through the long-term speech spectrum), and coloured noise (power-law spectra 1/f^beta). Every noise
+gets a random spectral tilt; the mixture gets a random SNR and level. `dev/` is never read here.
+Every batch is a pure function of (seed, step), so a resumed run sees the same data as an unbroken one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from hearpipe.errors import InvalidInput
+
+SAMPLE_RATE = 16000
+
+
+def default_data_dir() -> Path:
+    """$HEARPIPE_DATA, else ../shared/data relative to the repository root."""
+    env = os.environ.get("HEARPIPE_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def read_folder(folder: Path, min_seconds: float = 0.5) -> list[np.ndarray]:
+    """All FLAC/WAV files in a folder as int16 arrays (mono, 16 kHz; others refused)."""
+    if not folder.is_dir():
+        raise InvalidInput(f"{folder}: data folder not found (set HEARPIPE_DATA or data_dir)")
+    out = []
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() not in (".flac", ".wav"):
+            continue
+        x, sr = sf.read(p, dtype="int16", always_2d=True)
+        if sr != SAMPLE_RATE:
+            raise InvalidInput(f"{p}: sample rate {sr} Hz, expected {SAMPLE_RATE}")
+        x = x[:, 0]
+        if len(x) >= min_seconds * SAMPLE_RATE:
+            out.append(x)
+    if not out:
+        raise InvalidInput(f"{folder}: no audio files")
+    return out
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) + 1e-20))
+
+
+@dataclass
+class MixConfig:
+    segment_s: float = 4.0
+    snr_db: tuple[float, float] = (-5.0, 10.0)
+    level_dbfs: tuple[float, float] = (-40.0, -12.0)  # mixture rms
+    p_real: float = 0.45  # recorded train noise
+    p_babble: float = 0.25
+    p_speech_shaped: float = 0.1
+    p_coloured: float = 0.2
+    p_second_noise: float = 0.3  # add a second, quieter noise of another kind
+    tilt_db_per_oct: float = 3.0  # noise spectral tilt uniform in +- this
+    speech_tilt_db_per_oct: float = 1.5
+
+
+class Mixer:
+    """Makes (noisy, clean) float32 pairs of `segment_s` seconds."""
+
+    def __init__(self, data_dir: Path | str, cfg: MixConfig):
+        data_dir = Path(data_dir)
+        self.cfg = cfg
+        self.speech = read_folder(data_dir / "train" / "speech")
+        self.noise = read_folder(data_dir / "train" / "noise")
+        self.n = int(round(cfg.segment_s * SAMPLE_RATE))
+        self.ltas = self._long_term_spectrum()
+
+    def _long_term_spectrum(self) -> np.ndarray:
+        """Average speech magnitude spectrum on the rfft grid of one segment (for speech-shaped noise)."""
+        nfft = 512
+        acc = np.zeros(nfft // 2 + 1)
+        for s in self.speech[::4]:
+            x = s.astype(np.float64)
+            frames = np.lib.stride_tricks.sliding_window_view(x, nfft)[::nfft]
+            acc += (np.abs(np.fft.rfft(frames * np.hanning(nfft), axis=1)) ** 2).sum(axis=0)
+        mag = np.sqrt(acc / acc.max())
+        grid = np.linspace(0, 1, self.n // 2 + 1)
+        return np.interp(grid, np.linspace(0, 1, nfft // 2 + 1), mag)
+
+    # -- pieces ---------------------------------------------------------------------------------------
+    def _crop(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        n = self.n
+        if len(x) >= n:
+            i = rng.integers(0, len(x) - n + 1)
+            return x[i : i + n].astype(np.float64)
+        reps = -(-n // len(x)) + 1
+        y = np.tile(x, reps).astype(np.float64)
+        i = rng.integers(0, len(x))
+        return y[i : i + n]
+
+    def _speech_segment(self, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        for _ in range(20):  # avoid nearly silent crops
+            k = int(rng.integers(len(self.speech)))
+            s = self._crop(self.speech[k], rng)
+            if rms(s) > 100.0:  # int16 units
+                return s, k
+        return s, k
+
+    def _tilt(self, x: np.ndarray, db_per_oct: float) -> np.ndarray:
+        """Spectral tilt about 1 kHz by db_per_oct dB per octave (rfft domain)."""
+        f = np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
+        g = 10 ** (db_per_oct * np.log2(np.maximum(f, 50.0) / 1000.0) / 20)
+        return np.fft.irfft(np.fft.rfft(x) * g, n=len(x))
+
+    def _noise(self, rng: np.random.Generator, exclude: int) -> np.ndarray:
+        c = self.cfg
+        p = np.array([c.p_real, c.p_babble, c.p_speech_shaped, c.p_coloured])
+        kind = rng.choice(4, p=p / p.sum())
+        n = self.n
+        if kind == 0:
+            x = self._crop(self.noise[int(rng.integers(len(self.noise)))], rng)
+        elif kind == 1:
+            talkers = int(rng.integers(3, 9))
+            x = np.zeros(n)
+            for _ in range(talkers):
+                k = int(rng.integers(len(self.speech)))
+                if k == exclude:
+                    continue
+                s = self._crop(self.speech[k], rng)
+                x += s / rms(s) * 10 ** (rng.uniform(-6, 0) / 20)
+        else:
+            spec = np.fft.rfft(rng.standard_normal(n))
+            if kind == 2:
+                spec *= self.ltas
+            else:
+                f = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
+                beta = rng.uniform(-0.5, 2.0)  # blue-ish .. white .. pink .. brown
+                spec *= np.maximum(f, 20.0) ** (-beta / 2)
+            x = np.fft.irfft(spec, n=n)
+            if rng.random() < 0.3:  # slow amplitude modulation (non-stationary)
+                t = np.arange(n) / SAMPLE_RATE
+                x *= 1 + 0.7 * np.sin(2 * np.pi * rng.uniform(0.2, 4) * t + rng.uniform(0, 6.3))
+        tilt = self.cfg.tilt_db_per_oct
+        x = self._tilt(x, rng.uniform(-tilt, tilt))
+        return x
+
+    def example(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        c = self.cfg
+        s, k = self._speech_segment(rng)
+        if c.speech_tilt_db_per_oct:
+            s = self._tilt(s, rng.uniform(-c.speech_tilt_db_per_oct, c.speech_tilt_db_per_oct))
+        v = self._noise(rng, k)
+        v = v / rms(v)
+        if rng.random() < c.p_second_noise:
+            v2 = self._noise(rng, k)
+            v = v + v2 / rms(v2) * 10 ** (rng.uniform(-12, -3) / 20)
+            v = v / rms(v)
+        snr = rng.uniform(*c.snr_db)
+        s = s / rms(s)
+        v = v * 10 ** (-snr / 20)
+        mix = s + v
+        g = 10 ** (rng.uniform(*c.level_dbfs) / 20) / rms(mix)
+        return (mix * g).astype(np.float32), (s * g).astype(np.float32)
+
+    def batch(self, seed: int, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([seed, step])
+        pairs = [self.example(rng) for _ in range(size)]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])

@@ -1,0 +1,248 @@
+"""Training loop: on-the-fly mixtures, negative SI-SNR, Adam + LR schedule, checkpoints, resume, export.
+
+Layout of a run folder (`out_dir`): `config.yaml` (the resolved config), `train.log` (progress),
+`last.pt` (model, optimiser, step; written every `checkpoint_minutes`), `best.pt`, and
+`best.npz` (the best model so far on the dev subset, also copied to `export_path`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from hearpipe.metrics.evaluate import dev_mixtures, evaluate
+from hearpipe.models.groupcomm import ARCHITECTURE, GroupCommHParams, summary
+from hearpipe.models.weights import save_weights
+from hearpipe.train.data import MixConfig, Mixer, default_data_dir
+from hearpipe.train.model import GroupCommNet, count_params
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    frontend: Literal["stft", "conv"] = "stft"
+    window: int = 128
+    hop: int = 64
+    enc_channels: int = 0
+    n_model: int = 64
+    groups: int = 4
+    n_blocks: int = 2
+    rnn: Literal["gru", "lstm"] = "gru"
+    rnn_layers: int = 1
+    hidden: int = 64
+    inter: Literal["tac", "rnn", "none"] = "tac"
+    inter_hidden: int = 32
+    n_outputs: int = 1
+
+
+class DataConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data_dir: str | None = None  # default $HEARPIPE_DATA or ../shared/data
+    segment_s: float = 4.0
+    snr_db: tuple[float, float] = (-5.0, 10.0)
+    level_dbfs: tuple[float, float] = (-40.0, -12.0)
+    p_real: float = 0.45
+    p_babble: float = 0.25
+    p_speech_shaped: float = 0.1
+    p_coloured: float = 0.2
+    p_second_noise: float = 0.3
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "enhance"
+    out_dir: str = Field(description="run folder (checkpoints, log); relative to the config file")
+    export_path: str | None = Field(None, description="copy the best .npz here (relative to the config file)")
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    seed: int = 1
+    batch_size: int = 8
+    lr: float = 2e-3
+    lr_min: float = 5e-5
+    warmup_steps: int = 200
+    schedule: Literal["cosine", "plateau", "constant"] = "cosine"
+    max_steps: int = 20000  # cosine horizon; training stops here
+    max_minutes: float = 0.0  # stop after this wall time (0: no limit)
+    plateau_patience: int = 4  # evaluations without improvement before halving (plateau schedule)
+    grad_clip: float = 5.0
+    threads: int = 1
+    log_every: int = 25
+    checkpoint_minutes: float = 5.0
+    dev_utterances: int = 6  # dev subset for model selection (each at 0 and 5 dB)
+    dev_seconds: float = 4.0
+
+
+def _si_snr_loss(est: torch.Tensor, ref: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    est = est - est.mean(-1, keepdim=True)
+    ref = ref - ref.mean(-1, keepdim=True)
+    t = (est * ref).sum(-1, keepdim=True) / ((ref * ref).sum(-1, keepdim=True) + eps) * ref
+    n = est - t
+    snr = 10 * torch.log10(((t * t).sum(-1) + eps) / ((n * n).sum(-1) + eps))
+    return -snr.mean()
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, base_dir: Path):
+        self.cfg = cfg
+        self.out = (base_dir / cfg.out_dir).resolve()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.export = (base_dir / cfg.export_path).resolve() if cfg.export_path else None
+        torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.hp = GroupCommHParams(**cfg.model.model_dump())
+        self.net = GroupCommNet(self.hp)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        data_dir = Path(cfg.data.data_dir) if cfg.data.data_dir else default_data_dir()
+        d = cfg.data
+        self.mixer = Mixer(data_dir, MixConfig(
+            segment_s=d.segment_s, snr_db=d.snr_db, level_dbfs=d.level_dbfs, p_real=d.p_real,
+            p_babble=d.p_babble, p_speech_shaped=d.p_speech_shaped, p_coloured=d.p_coloured,
+            p_second_noise=d.p_second_noise,
+        ))  # fmt: skip
+        self.dev = dev_mixtures(data_dir, n=cfg.dev_utterances, seconds=cfg.dev_seconds)
+        self.step = 0
+        self.best = -math.inf
+        self.lr_scale = 1.0  # plateau schedule
+        self.bad_evals = 0
+        self.history: list[dict] = []
+        self.log_f = open(self.out / "train.log", "a", buffering=1)
+        (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+        if (self.out / "last.pt").is_file():
+            self._load(self.out / "last.pt")
+
+    def log(self, msg: str) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
+        print(line, flush=True)
+        self.log_f.write(line + "\n")
+
+    # -- schedule ---------------------------------------------------------------------------------------
+    def lr_at(self, step: int) -> float:
+        c = self.cfg
+        if step < c.warmup_steps:
+            return c.lr * (step + 1) / c.warmup_steps
+        if c.schedule == "cosine":
+            t = min(1.0, (step - c.warmup_steps) / max(1, c.max_steps - c.warmup_steps))
+            return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1 + math.cos(math.pi * t))
+        if c.schedule == "plateau":
+            return max(c.lr_min, c.lr * self.lr_scale)
+        return c.lr
+
+    # -- checkpoints --------------------------------------------------------------------------------------
+    def _state(self) -> dict:
+        return {
+            "model": self.net.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
+            "best": self.best, "lr_scale": self.lr_scale, "bad_evals": self.bad_evals,
+            "history": self.history, "hparams": self.hp.to_dict(), "torch_rng": torch.get_rng_state(),
+        }  # fmt: skip
+
+    def _save(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(self._state(), tmp)
+        tmp.replace(path)
+
+    def _load(self, path: Path) -> None:
+        st = torch.load(path, map_location="cpu", weights_only=False)
+        if st["hparams"] != self.hp.to_dict():
+            raise SystemExit(f"{path}: checkpoint hyper-parameters differ from the config; use a new out_dir")
+        self.net.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["opt"])
+        self.step, self.best = st["step"], st["best"]
+        self.lr_scale, self.bad_evals = st["lr_scale"], st["bad_evals"]
+        self.history = st["history"]
+        torch.set_rng_state(st["torch_rng"])
+        self.log(f"resumed from {path} at step {self.step} (best dev SI-SNRi {self.best:.2f} dB)")
+
+    def export_npz(self, path: Path, dev: dict) -> None:
+        training = {
+            "name": self.cfg.name, "step": self.step, "dev": dev, "seed": self.cfg.seed,
+            "config": self.cfg.model_dump(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }  # fmt: skip
+        save_weights(path, self.net.export_arrays(), ARCHITECTURE, self.hp.to_dict(), training)
+
+    # -- evaluation --------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def dev_eval(self) -> dict:
+        self.net.eval()
+
+        def run(x: np.ndarray) -> np.ndarray:
+            return self.net(torch.from_numpy(x.astype(np.float32))[None])[0, 0].numpy()
+
+        res = evaluate(run, self.dev)
+        self.net.train()
+        return res
+
+    def checkpoint(self) -> None:
+        t0 = time.time()
+        res = self.dev_eval()
+        score = res["si_snri"]
+        self.history.append({"step": self.step, **res})
+        improved = score > self.best
+        if improved:
+            self.best = score
+            self.bad_evals = 0
+            self._save(self.out / "best.pt")
+            self.export_npz(self.out / "best.npz", res)
+            if self.export is not None:
+                self.export.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self.export.with_name(self.export.name + ".tmp")
+                shutil.copyfile(self.out / "best.npz", tmp)
+                tmp.replace(self.export)
+        else:
+            self.bad_evals += 1
+            if self.cfg.schedule == "plateau" and self.bad_evals >= self.cfg.plateau_patience:
+                self.lr_scale *= 0.5
+                self.bad_evals = 0
+        self._save(self.out / "last.pt")
+        self.log(
+            f"checkpoint step {self.step}: dev SI-SNRi {score:.2f} dB "
+            f"(0 dB {res.get('si_snri@0dB', 0):.2f}, 5 dB {res.get('si_snri@5dB', 0):.2f}); "
+            f"best {self.best:.2f}{' *exported*' if improved else ''} ({time.time() - t0:.1f} s)"
+        )
+
+    # -- loop ------------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        c = self.cfg
+        s = summary(self.hp)
+        self.log(
+            f"start {c.name}: {count_params(self.net)} trainable params, model {json.dumps(self.hp.to_dict())}, "
+            f"{s['mmacs_per_s']:.1f} M MAC/s, step {self.step}/{c.max_steps}"
+        )
+        t_start = time.time()
+        t_ckpt = time.time()
+        t_log, loss_acc, n_acc = time.time(), 0.0, 0
+        while self.step < c.max_steps:
+            if c.max_minutes and (time.time() - t_start) / 60 > c.max_minutes:
+                break
+            noisy, clean = self.mixer.batch(c.seed, self.step, c.batch_size)
+            for g in self.opt.param_groups:
+                g["lr"] = self.lr_at(self.step)
+            est = self.net(torch.from_numpy(noisy))[:, 0]
+            loss = _si_snr_loss(est, torch.from_numpy(clean))
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gn = torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
+            if torch.isfinite(gn):
+                self.opt.step()
+            self.step += 1
+            loss_acc += float(loss)
+            n_acc += 1
+            if self.step % c.log_every == 0:
+                dt = time.time() - t_log
+                self.log(
+                    f"step {self.step} loss {loss_acc / n_acc:.3f} lr {self.lr_at(self.step):.2e} "
+                    f"grad {float(gn):.2f} {n_acc / dt:.2f} steps/s"
+                )
+                t_log, loss_acc, n_acc = time.time(), 0.0, 0
+            if (time.time() - t_ckpt) / 60 >= c.checkpoint_minutes:
+                self.checkpoint()
+                t_ckpt = time.time()
+        self.checkpoint()
+        self.log(f"finished at step {self.step}; best dev SI-SNRi {self.best:.2f} dB")

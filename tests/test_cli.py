@@ -1,0 +1,180 @@
+"""The command line: exit codes 0/1/2/3, readable errors, nothing written on failure."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from hearpipe.cli import main
+
+from .conftest import DEVICES, GRAPHS, REPO
+
+
+def run(*args, capsys):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def tone(tmp_path):
+    p = tmp_path / "tone.wav"
+    t = np.arange(16000) / 16000
+    sf.write(p, 0.2 * np.sin(2 * np.pi * 440 * t), 16000, subtype="FLOAT")
+    return p
+
+
+def test_console_script_help():
+    r = subprocess.run([sys.executable, "-m", "hearpipe", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0
+    for cmd in ("render", "budget", "check", "blocks", "devices"):
+        assert cmd in r.stdout
+
+
+def test_blocks_and_devices_list(capsys):
+    code, out, _ = run("blocks", capsys=capsys)
+    assert code == 0 and "stft:" in out and "hop (int; default 64)" in out
+    code, out, _ = run("devices", capsys=capsys)
+    assert code == 0 and "hearing-aid-dsp" in out and "MIPS" in out and "KiB" in out
+
+
+def test_check_shipped_files(capsys):
+    code, out, err = run("check", *GRAPHS, *DEVICES, capsys=capsys)
+    assert code == 0, err
+    assert out.count(": ok") == len(GRAPHS) + len(DEVICES)
+
+
+def test_check_bad_file_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nodes: [{name: a, type: stfft}]\n")
+    code, _, err = run("check", bad, capsys=capsys)
+    assert code == 2 and "unknown block type 'stfft'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("graph", GRAPHS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("device", DEVICES, ids=lambda p: p.stem)
+def test_budget_every_graph_on_every_device(graph, device, capsys):
+    code, out, err = run("budget", graph, "--device", device, "--json", capsys=capsys)
+    assert code in (0, 3), err
+    rep = json.loads(out)
+    assert rep["fits"] == (code == 0)
+    assert rep["totals"]["ram_kib"] <= rep["totals"]["ram_persistent_kib"] + rep["totals"]["arena_unshared_kib"] + 1e-9
+    if code == 3:
+        assert "over the budget" in err
+
+
+def test_over_budget_exit_3_names_limit_and_block(tmp_path, capsys, tone):
+    dev = yaml.safe_load((REPO / "devices" / "hearing-aid-dsp.yaml").read_text())
+    dev["ram_kib"] = 1.0
+    dev["usable_mips"] = 0.1
+    small = tmp_path / "tiny.yaml"
+    small.write_text(yaml.safe_dump(dev))
+    code, out, err = run("budget", REPO / "graphs" / "stft_gain.yaml", "--device", small, capsys=capsys)
+    assert code == 3
+    assert "RAM" in err and "KiB limit" in err and "over by" in err and "largest: '" in err
+    assert "processing" in err and "MIPS" in err
+    # render refuses before reading audio, and writes nothing
+    out_wav = tmp_path / "out.wav"
+    code, _, err = run("render", REPO / "graphs" / "stft_gain.yaml", tone, "-o", out_wav, "--device", small,
+                       capsys=capsys)
+    assert code == 3 and not out_wav.exists()
+    code, _, err = run("render", REPO / "graphs" / "stft_gain.yaml", tone, "-o", out_wav, "--device", small,
+                       "--no-enforce", capsys=capsys)
+    assert code == 0 and out_wav.exists()
+
+
+def test_unknown_device_suggests(capsys):
+    code, _, err = run("budget", REPO / "graphs" / "passthrough.yaml", "--device", "hearing-aid", capsys=capsys)
+    assert code == 2 and "did you mean 'hearing-aid-dsp'" in err
+
+
+def test_render_passthrough_latency_measured(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(16000) * 0.1
+    src = tmp_path / "noise.flac"
+    sf.write(src, x, 16000, subtype="PCM_24")
+    x = sf.read(src)[0]
+    out = tmp_path / "out.wav"
+    code, stdout, err = run("render", REPO / "graphs" / "passthrough.yaml", src, "-o", out, capsys=capsys)
+    assert code == 0, err
+    y, sr = sf.read(out)
+    assert sr == 16000 and len(y) == len(x)
+    lag = int(np.argmax(np.correlate(y, x, "full"))) - (len(x) - 1)
+    assert lag == 64  # reported latency of the shipped passthrough (4 ms)
+    code, _, _ = run("render", REPO / "graphs" / "passthrough.yaml", src, "-o", out, "--compensate-latency",
+                     capsys=capsys)
+    y2, _ = sf.read(out)
+    assert np.max(np.abs(y2 - x)) < 2e-7  # time aligned; within 24-bit quantisation
+
+
+@pytest.mark.parametrize(
+    "make_input,message",
+    [
+        (lambda d: d / "missing.wav", "no such file"),
+        (lambda d: (d / "empty.wav", sf.write(d / "empty.wav", np.zeros(0), 16000))[0], "no audio samples"),
+        (lambda d: (d / "text.wav", (d / "text.wav").write_text("not audio"))[0], "not a readable audio file"),
+        (lambda d: (d / "rate.wav", sf.write(d / "rate.wav", np.zeros(100), 44100))[0], "sample rate 44100 Hz"),
+        (lambda d: (d / "nan.wav", sf.write(d / "nan.wav", np.array([0.0, np.nan, 0.0]), 16000,
+                                             subtype="FLOAT"))[0], "NaN or Inf"),
+    ],
+    ids=["missing", "empty", "non-audio", "wrong-rate", "nan"],
+)
+def test_bad_inputs_exit_2_nothing_written(tmp_path, capsys, make_input, message):
+    src = make_input(tmp_path)
+    out = tmp_path / "out" / "o.wav"
+    out.parent.mkdir()
+    code, _, err = run("render", REPO / "graphs" / "passthrough.yaml", src, "-o", out, capsys=capsys)
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
+    assert list(out.parent.iterdir()) == []  # no partial or temporary file left
+
+
+def test_truncated_file(tmp_path, capsys, tone):
+    data = tone.read_bytes()
+    cut = tmp_path / "cut.flac"
+    sf.write(cut, sf.read(tone)[0], 16000)
+    cut.write_bytes(cut.read_bytes()[: len(cut.read_bytes()) // 2])
+    out = tmp_path / "o.wav"
+    code, _, err = run("render", REPO / "graphs" / "passthrough.yaml", cut, "-o", out, capsys=capsys)
+    assert code in (0, 2) and "Traceback" not in err
+    if code == 2:
+        assert not out.exists()
+    assert data == tone.read_bytes()
+
+
+def test_output_equal_to_input_refused(tone, capsys):
+    before = tone.read_bytes()
+    code, _, err = run("render", REPO / "graphs" / "passthrough.yaml", tone, "-o", tone, capsys=capsys)
+    assert code == 2 and "overwrite the input" in err
+    assert tone.read_bytes() == before
+
+
+def test_unwritable_output_folder(tone, capsys, tmp_path):
+    code, _, err = run("render", REPO / "graphs" / "passthrough.yaml", tone, "-o", tmp_path / "nope" / "o.wav",
+                       capsys=capsys)
+    assert code == 2 and "does not exist" in err
+
+
+def test_several_inputs_into_folder(tmp_path, capsys, tone):
+    other = tmp_path / "b.flac"
+    sf.write(other, np.zeros((800, 2)), 16000)  # stereo through a mono graph: per channel
+    out = tmp_path / "rendered"
+    code, _, err = run("render", REPO / "graphs" / "stft_gain.yaml", tone, other, "-o", out, capsys=capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["b.flac", "tone.wav"]
+    assert sf.info(out / "b.flac").channels == 2
+
+
+def test_internal_error_exit_1_without_traceback(monkeypatch, capsys):
+    import hearpipe.cli as cli
+
+    def boom(a):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(cli, "_cmd_devices", boom)
+    code, _, err = run("devices", capsys=capsys)
+    assert code == 1 and "internal error" in err and "Traceback" not in err

@@ -1,0 +1,135 @@
+"""Device profiles: every shipped profile loads, is fully priced and cited; bad profiles fail clearly."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hearpipe.budget.cost import OP_KINDS, Cost
+from hearpipe.budget.device import DeviceProfile, list_devices
+from hearpipe.budget.profiles import load_device
+from hearpipe.config import load_model
+from hearpipe.errors import InvalidInput
+
+SHIPPED = list_devices()
+# Numbers a profile states; each must have a citation (or a marked estimate) in `sources`.
+CITED_FIELDS = ("clock_mhz", "usable_mips", "ram_kib", "rom_kib", "max_latency_ms", "sample_rates_hz")
+
+
+def test_the_required_device_classes_are_shipped():
+    names = {p.stem for p in SHIPPED}
+    assert {"hearing-aid-dsp", "cortex-m55-ethos-u55", "desktop"} <= names
+    assert names & {"cortex-m7", "cortex-m4f"}
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_profile_loads_by_path_and_by_name(path: Path):
+    by_path = load_device(path)
+    assert isinstance(by_path, DeviceProfile)
+    assert by_path.name == path.stem  # `hearpipe devices` and --device use the file stem
+    assert load_device(path.stem) == by_path
+    assert set(by_path.cycles_per_op) == set(OP_KINDS)
+    assert all(v > 0 for v in by_path.cycles_per_op.values())
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_every_number_is_cited(path: Path):
+    dev = load_device(path)
+    wanted = {*CITED_FIELDS, "arithmetic", "word_bits"} | {f"cycles_per_op.{k}" for k in OP_KINDS}
+    missing = sorted(wanted - set(dev.sources))
+    assert not missing, f"{path.name}: no source for {missing}"
+    unexpected = sorted(set(dev.sources) - wanted)
+    assert not unexpected, f"{path.name}: sources for unknown fields {unexpected}"
+    short = sorted(k for k, v in dev.sources.items() if len(v.strip()) < 10)
+    assert not short, f"{path.name}: empty or token citations for {short}"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_profile_is_physically_consistent(path: Path):
+    dev = load_device(path)
+    # MIPS are counted as cycles (docs/devices.md): the graph cannot get more cycles than the clock.
+    assert dev.usable_mips <= dev.clock_mhz
+    assert all(8000 <= fs <= 96000 for fs in dev.sample_rates_hz)
+    if dev.fixed:
+        assert dev.word_bits in (16, 24, 32)
+        # a 16-bit MAC is never dearer than a 32-bit one (mac8 can be: int8 must be widened for SMLAD)
+        assert dev.cycles_per_op["mac16"] <= dev.cycles_per_op["mac32"]
+        assert dev.max_latency_ms <= 10  # hearing-aid class devices (domain.md section 2)
+
+
+def test_hearing_aid_dsp_is_24_bit_fixed():
+    dev = load_device("hearing-aid-dsp")
+    assert dev.arithmetic == "fixed" and dev.word_bits == 24
+
+
+def test_npu_makes_int8_macs_far_cheaper_than_cpu_macs():
+    npu = load_device("cortex-m55-ethos-u55")
+    assert npu.cycles_per_op["mac8"] * 10 <= npu.cycles_per_op["mac16"]
+
+
+def test_cycles_of_a_q15_fir_on_the_cortex_m7():
+    # Independent arithmetic: a 64-tap q15 FIR at 16 kHz is 1.024 M MACs/s; SMLAD does 2 per cycle,
+    # so 0.512 M cycles/s = 0.1% of the 480 usable MIPS.
+    dev = load_device("cortex-m7")
+    cost = Cost(ops=Counter(mac16=64), frame_rate_hz=16000.0)
+    assert cost.cycles_per_s(dev.cycles_per_op) == pytest.approx(512_000.0)
+    assert cost.cycles_per_s(dev.cycles_per_op) / 1e6 / dev.usable_mips == pytest.approx(0.512 / 480)
+
+
+# ---- bad profiles -----------------------------------------------------------------------------
+
+
+def _write_variant(tmp_path: Path, edit) -> Path:
+    doc = yaml.safe_load(Path(list_devices()[0]).read_text(encoding="utf-8"))
+    edit(doc)
+    out = tmp_path / "bad.yaml"
+    out.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return out
+
+
+def test_missing_op_price_names_the_field_and_the_kind(tmp_path: Path):
+    path = _write_variant(tmp_path, lambda d: d["cycles_per_op"].pop("butterfly"))
+    with pytest.raises(InvalidInput) as e:
+        load_model(DeviceProfile, path)
+    msg = str(e.value)
+    assert str(path) in msg and "cycles_per_op" in msg and "butterfly" in msg and "missing" in msg
+
+
+def test_unknown_op_kind_is_refused_with_the_known_kinds(tmp_path: Path):
+    path = _write_variant(tmp_path, lambda d: d["cycles_per_op"].update(mac4=0.1))
+    with pytest.raises(InvalidInput, match=r"cycles_per_op.*unknown operation kinds \['mac4'\].*mac8"):
+        load_model(DeviceProfile, path)
+
+
+def test_unknown_field_is_named(tmp_path: Path):
+    path = _write_variant(tmp_path, lambda d: d.update(clock_ghz=0.6))
+    with pytest.raises(InvalidInput, match=r"clock_ghz: unknown field"):
+        load_model(DeviceProfile, path)
+
+
+@pytest.mark.parametrize("value", [-600, 0])
+def test_non_positive_clock_is_refused(tmp_path: Path, value: float):
+    path = _write_variant(tmp_path, lambda d: d.update(clock_mhz=value))
+    with pytest.raises(InvalidInput, match=rf"clock_mhz: .*greater than 0.*got {value}"):
+        load_model(DeviceProfile, path)
+
+
+def test_missing_required_field_and_bad_arithmetic(tmp_path: Path):
+    def edit(d):
+        d.pop("ram_kib")
+        d["arithmetic"] = "fixed24"
+
+    path = _write_variant(tmp_path, edit)
+    with pytest.raises(InvalidInput) as e:
+        load_device(path)
+    msg = str(e.value)
+    assert "ram_kib: required field is missing" in msg
+    assert "arithmetic" in msg and "fixed24" in msg
+
+
+def test_unknown_device_name_suggests_the_nearest():
+    with pytest.raises(InvalidInput, match=r"unknown device 'cortex-m8'.*did you mean"):
+        load_device("cortex-m8")
