@@ -24,11 +24,11 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import scipy.signal  # noqa: E402
-import soundfile as sf  # noqa: E402
+import numpy as np
+import scipy.signal
+import soundfile as sf
 
-import hearpipe  # noqa: E402
+import hearpipe
 
 REPO = Path(__file__).resolve().parents[1]
 GRAPH = REPO / "graphs" / "stft_gain.yaml"
@@ -82,11 +82,17 @@ def main() -> None:
     t_hop = timed(hop_by_hop, repeat=1)
 
     print(f"graph: {GRAPH.name} (block {g.block_size} samples, latency {g.latency_ms:.1f} ms), one core")
-    print(f"(a) whole file, {a.seconds:.0f} s:        {a.seconds / t_whole:9.0f}x real time   (target >= 300x)")
-    print(f"    scipy batch stft/istft baseline:  {a.seconds / t_scipy:9.0f}x real time   "
-          f"(hearpipe/scipy speed ratio {t_scipy / t_whole:.2f})")
-    print(f"(b) 16-sample hops, {a.streamed_seconds:.0f} s:      {a.streamed_seconds / t_hop:9.0f}x real time   "
-          f"(target >= 20x; {1e6 * t_hop / (len(xs) / 16):.1f} us per call)")
+    print(
+        f"(a) whole file, {a.seconds:.0f} s:        {a.seconds / t_whole:9.0f}x real time   (target >= 300x)"
+    )
+    print(
+        f"    scipy batch stft/istft baseline:  {a.seconds / t_scipy:9.0f}x real time   "
+        f"(hearpipe/scipy speed ratio {t_scipy / t_whole:.2f})"
+    )
+    print(
+        f"(b) 16-sample hops, {a.streamed_seconds:.0f} s:      {a.streamed_seconds / t_hop:9.0f}x real time   "
+        f"(target >= 20x; {1e6 * t_hop / (len(xs) / 16):.1f} us per call)"
+    )
 
     if a.skip_hour:
         return
@@ -104,8 +110,10 @@ def main() -> None:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         wall = time.perf_counter() - t0
         rss_mb = int(out.stdout.strip().splitlines()[-1]) / 1024
-        print(f"(c) one-hour FLAC render:          peak RSS {rss_mb:6.0f} MB (target < 300 MB), "
-              f"{3600 / wall:.0f}x real time including FLAC decode/encode")
+        print(
+            f"(c) one-hour FLAC render:          peak RSS {rss_mb:6.0f} MB (target < 300 MB), "
+            f"{3600 / wall:.0f}x real time including FLAC decode/encode"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Write examples/demo.wav: 3 s of a synthetic vowel-like harmonic sound with a level step, in pink-ish noise.
 
-    python examples/make_demo.py
+python examples/make_demo.py
 """
 
 from pathlib import Path
@@ -21,8 +21,12 @@ def main() -> None:
     noise = np.cumsum(rng.standard_normal(len(t)))  # brown noise, high-passed below
     noise = np.diff(noise, prepend=0) * 0.3 + 0.02 * noise / np.max(np.abs(noise))
     x = envelope * voice / np.max(np.abs(voice)) + 0.01 * noise / np.std(noise)
-    sf.write(Path(__file__).with_name("demo.wav"), (0.9 * x / np.max(np.abs(x))).astype(np.float32), SR,
-             subtype="PCM_16")
+    sf.write(
+        Path(__file__).with_name("demo.wav"),
+        (0.9 * x / np.max(np.abs(x))).astype(np.float32),
+        SR,
+        subtype="PCM_16",
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ import argparse
 import json
 import sys
 import traceback
-from pathlib import Path
 
 from hearpipe.errors import HearpipeError, InvalidInput
 
@@ -17,11 +16,20 @@ from hearpipe.errors import HearpipeError, InvalidInput
 def _cmd_render(a) -> int:
     from hearpipe.render_files import render
 
-    results = render(a.graph, a.inputs, a.output, device=a.device, enforce=not a.no_enforce,
-                     compensate_latency=a.compensate_latency, progress=None if not a.quiet else False)
+    results = render(
+        a.graph,
+        a.inputs,
+        a.output,
+        device=a.device,
+        enforce=not a.no_enforce,
+        compensate_latency=a.compensate_latency,
+        progress=None if not a.quiet else False,
+    )
     for r in results:
-        print(f"{r.input} -> {r.output}: {r.duration_s:.2f} s of audio in {r.seconds:.2f} s "
-              f"({r.realtime_factor:.0f}x real time)")
+        print(
+            f"{r.input} -> {r.output}: {r.duration_s:.2f} s of audio in {r.seconds:.2f} s "
+            f"({r.realtime_factor:.0f}x real time)"
+        )
     return 0
 
 
@@ -67,8 +75,10 @@ def _cmd_check(a) -> int:
                 load_audiogram(f)
                 what = "audiogram"
             else:
-                raise InvalidInput(f"{f}: not a graph (nodes:), device profile (cycles_per_op:) or audiogram "
-                                   "(frequencies_hz:)")
+                raise InvalidInput(
+                    f"{f}: not a graph (nodes:), device profile (cycles_per_op:) or audiogram "
+                    "(frequencies_hz:)"
+                )
             print(f"{f}: ok ({what})")
         except HearpipeError as e:
             failures += 1
@@ -91,7 +101,11 @@ def _cmd_blocks(a) -> int:
     for name, cls in block_types().items():
         print(f"{name}: {cls.summary}")
         for field, info in cls.Params.model_fields.items():
-            default = "required" if info.is_required() else f"default {info.get_default(call_default_factory=True)!r}"
+            default = (
+                "required"
+                if info.is_required()
+                else f"default {info.get_default(call_default_factory=True)!r}"
+            )
             print(f"    {field} ({_type_name(info.annotation)}; {default}): {info.description or ''}")
     return 0
 
@@ -102,10 +116,12 @@ def _cmd_devices(a) -> int:
 
     for path in list_devices():
         d = load_device(path)
-        print(f"{path.stem}: {d.description or d.name}\n    {d.arithmetic}"
-              f"{f' {d.word_bits}-bit' if d.fixed else ''}, {d.clock_mhz:g} MHz, {d.usable_mips:g} MIPS usable, "
-              f"RAM {d.ram_kib:,.0f} KiB, ROM {d.rom_kib:,.0f} KiB, latency <= {d.max_latency_ms:g} ms, "
-              f"rates {', '.join(f'{r:g}' for r in d.sample_rates_hz)} Hz")
+        print(
+            f"{path.stem}: {d.description or d.name}\n    {d.arithmetic}"
+            f"{f' {d.word_bits}-bit' if d.fixed else ''}, {d.clock_mhz:g} MHz, {d.usable_mips:g} MIPS usable, "
+            f"RAM {d.ram_kib:,.0f} KiB, ROM {d.rom_kib:,.0f} KiB, latency <= {d.max_latency_ms:g} ms, "
+            f"rates {', '.join(f'{r:g}' for r in d.sample_rates_hz)} Hz"
+        )
     return 0
 
 
@@ -119,8 +135,11 @@ def _delegate(module: str, func: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hearpipe", description="Hearing-aid signal-processing graphs: render, "
-                                "budget and check them, float or bit-true fixed point.")
+    p = argparse.ArgumentParser(
+        prog="hearpipe",
+        description="Hearing-aid signal-processing graphs: render, "
+        "budget and check them, float or bit-true fixed point.",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -130,8 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True, help="output file (one input) or folder (several)")
     r.add_argument("--device", help="device profile name or file: run its arithmetic, enforce its budget")
     r.add_argument("--no-enforce", action="store_true", help="render even if the graph is over the budget")
-    r.add_argument("--compensate-latency", action="store_true",
-                   help="shift the output back by the graph's latency (time-aligned with the input)")
+    r.add_argument(
+        "--compensate-latency",
+        action="store_true",
+        help="shift the output back by the graph's latency (time-aligned with the input)",
+    )
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(run=_cmd_render)
 
@@ -179,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # an internal error: say so plainly, traceback on --debug
         if a.debug:
             traceback.print_exc()
-        print(f"hearpipe: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
-              file=sys.stderr)
+        print(
+            f"hearpipe: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

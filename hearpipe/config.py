@@ -57,7 +57,9 @@ def describe_validation(err: ValidationError, prefix: str = "") -> str:
         elif e["type"] == "missing":
             msg = "required field is missing"
         inp = e.get("input")
-        shown = "" if e["type"] in ("missing", "extra_forbidden") or isinstance(inp, dict) else f" (got {inp!r})"
+        shown = (
+            "" if e["type"] in ("missing", "extra_forbidden") or isinstance(inp, dict) else f" (got {inp!r})"
+        )
         lines.append(f"{where}: {msg}{shown}")
     return "; ".join(lines)
 

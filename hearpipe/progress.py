@@ -7,7 +7,9 @@ import time
 
 
 class Progress:
-    def __init__(self, total: float, label: str, unit: str = "s", enabled: bool | None = None, min_total: float = 0):
+    def __init__(
+        self, total: float, label: str, unit: str = "s", enabled: bool | None = None, min_total: float = 0
+    ):
         self.total, self.label, self.unit = max(total, 1e-9), label, unit
         self.done = 0.0
         self.enabled = (sys.stderr.isatty() if enabled is None else enabled) and total >= min_total

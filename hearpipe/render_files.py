@@ -73,8 +73,15 @@ def _graph_for(graph: Graph, channels: int, path: Path, rate: int) -> Graph:
     raise InvalidInput(f"{path}: has {channels} channel(s) but the graph expects {graph.channels}")
 
 
-def render_file(graph: Graph, src: Path, dst: Path, *, compensate_latency: bool = False,
-                progress: bool | None = None, subtype: str | None = None) -> RenderResult:
+def render_file(
+    graph: Graph,
+    src: Path,
+    dst: Path,
+    *,
+    compensate_latency: bool = False,
+    progress: bool | None = None,
+    subtype: str | None = None,
+) -> RenderResult:
     """Render one file. The output is written to a temporary file beside `dst`, then renamed."""
     info = _audio_info(src)
     if _same_file(src, dst):
@@ -96,9 +103,12 @@ def render_file(graph: Graph, src: Path, dst: Path, *, compensate_latency: bool 
     try:
         g.reset()
         skip = g.latency_samples if compensate_latency else 0
-        with sf.SoundFile(str(src)) as fin, sf.SoundFile(
-            str(tmp), "w", samplerate=info.samplerate, channels=info.channels, format=fmt, subtype=subtype
-        ) as fout:
+        with (
+            sf.SoundFile(str(src)) as fin,
+            sf.SoundFile(
+                str(tmp), "w", samplerate=info.samplerate, channels=info.channels, format=fmt, subtype=subtype
+            ) as fout,
+        ):
 
             def emit(y: np.ndarray) -> None:
                 nonlocal skip, clipped_out
@@ -148,16 +158,27 @@ def _output_format(dst: Path) -> str:
     return formats[ext]
 
 
-def render(graph, inputs, output, *, device=None, enforce: bool = True, compensate_latency: bool = False,
-           progress: bool | None = None) -> list[RenderResult]:
+def render(
+    graph,
+    inputs,
+    output,
+    *,
+    device=None,
+    enforce: bool = True,
+    compensate_latency: bool = False,
+    progress: bool | None = None,
+) -> list[RenderResult]:
     """Render one or more audio files through `graph` (a Graph, a path or a mapping).
 
     With one input, `output` is a file; with several, a folder (created if missing) that receives
     files named like the inputs. With a device and `enforce`, an over-budget graph raises OverBudget
     before any audio is read.
     """
-    g = graph if isinstance(graph, Graph) and device is None else load_graph(
-        graph.spec if isinstance(graph, Graph) else graph, device=device)
+    g = (
+        graph
+        if isinstance(graph, Graph) and device is None
+        else load_graph(graph.spec if isinstance(graph, Graph) else graph, device=device)
+    )
     if enforce and g.device is not None:
         g.budget().check()
     srcs = [Path(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
@@ -173,13 +194,15 @@ def render(graph, inputs, output, *, device=None, enforce: bool = True, compensa
             raise InvalidInput(f"{out}: with several inputs the output must be a folder")
         names = [s.name for s in srcs]
         if len(set(names)) != len(names):
-            raise InvalidInput("several inputs share a file name; they would overwrite each other in the output folder")
+            raise InvalidInput(
+                "several inputs share a file name; they would overwrite each other in the output folder"
+            )
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise InvalidInput(f"{out}: cannot create the output folder ({e.strerror})") from None
         pairs = [(s, out / s.name) for s in srcs]
-    for s, d in pairs:
+    for _, d in pairs:
         for other in srcs:
             if _same_file(other, d):
                 raise InvalidInput(f"{d}: output would overwrite the input {other}; choose another output")

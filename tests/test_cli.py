@@ -62,7 +62,10 @@ def test_budget_every_graph_on_every_device(graph, device, capsys):
     assert code in (0, 3), err
     rep = json.loads(out)
     assert rep["fits"] == (code == 0)
-    assert rep["totals"]["ram_kib"] <= rep["totals"]["ram_persistent_kib"] + rep["totals"]["arena_unshared_kib"] + 1e-9
+    assert (
+        rep["totals"]["ram_kib"]
+        <= rep["totals"]["ram_persistent_kib"] + rep["totals"]["arena_unshared_kib"] + 1e-9
+    )
     if code == 3:
         assert "over the budget" in err
 
@@ -73,22 +76,34 @@ def test_over_budget_exit_3_names_limit_and_block(tmp_path, capsys, tone):
     dev["usable_mips"] = 0.1
     small = tmp_path / "tiny.yaml"
     small.write_text(yaml.safe_dump(dev))
-    code, out, err = run("budget", REPO / "graphs" / "stft_gain.yaml", "--device", small, capsys=capsys)
+    code, _, err = run("budget", REPO / "graphs" / "stft_gain.yaml", "--device", small, capsys=capsys)
     assert code == 3
     assert "RAM" in err and "KiB limit" in err and "over by" in err and "largest: '" in err
     assert "processing" in err and "MIPS" in err
     # render refuses before reading audio, and writes nothing
     out_wav = tmp_path / "out.wav"
-    code, _, err = run("render", REPO / "graphs" / "stft_gain.yaml", tone, "-o", out_wav, "--device", small,
-                       capsys=capsys)
+    code, _, err = run(
+        "render", REPO / "graphs" / "stft_gain.yaml", tone, "-o", out_wav, "--device", small, capsys=capsys
+    )
     assert code == 3 and not out_wav.exists()
-    code, _, err = run("render", REPO / "graphs" / "stft_gain.yaml", tone, "-o", out_wav, "--device", small,
-                       "--no-enforce", capsys=capsys)
+    code, _, err = run(
+        "render",
+        REPO / "graphs" / "stft_gain.yaml",
+        tone,
+        "-o",
+        out_wav,
+        "--device",
+        small,
+        "--no-enforce",
+        capsys=capsys,
+    )
     assert code == 0 and out_wav.exists()
 
 
 def test_unknown_device_suggests(capsys):
-    code, _, err = run("budget", REPO / "graphs" / "passthrough.yaml", "--device", "hearing-aid", capsys=capsys)
+    code, _, err = run(
+        "budget", REPO / "graphs" / "passthrough.yaml", "--device", "hearing-aid", capsys=capsys
+    )
     assert code == 2 and "did you mean 'hearing-aid-dsp'" in err
 
 
@@ -99,14 +114,15 @@ def test_render_passthrough_latency_measured(tmp_path, capsys):
     sf.write(src, x, 16000, subtype="PCM_24")
     x = sf.read(src)[0]
     out = tmp_path / "out.wav"
-    code, stdout, err = run("render", REPO / "graphs" / "passthrough.yaml", src, "-o", out, capsys=capsys)
+    code, _, err = run("render", REPO / "graphs" / "passthrough.yaml", src, "-o", out, capsys=capsys)
     assert code == 0, err
     y, sr = sf.read(out)
     assert sr == 16000 and len(y) == len(x)
     lag = int(np.argmax(np.correlate(y, x, "full"))) - (len(x) - 1)
     assert lag == 64  # reported latency of the shipped passthrough (4 ms)
-    code, _, _ = run("render", REPO / "graphs" / "passthrough.yaml", src, "-o", out, "--compensate-latency",
-                     capsys=capsys)
+    code, _, _ = run(
+        "render", REPO / "graphs" / "passthrough.yaml", src, "-o", out, "--compensate-latency", capsys=capsys
+    )
     y2, _ = sf.read(out)
     assert np.max(np.abs(y2 - x)) < 2e-7  # time aligned; within 24-bit quantisation
 
@@ -116,10 +132,21 @@ def test_render_passthrough_latency_measured(tmp_path, capsys):
     [
         (lambda d: d / "missing.wav", "no such file"),
         (lambda d: (d / "empty.wav", sf.write(d / "empty.wav", np.zeros(0), 16000))[0], "no audio samples"),
-        (lambda d: (d / "text.wav", (d / "text.wav").write_text("not audio"))[0], "not a readable audio file"),
-        (lambda d: (d / "rate.wav", sf.write(d / "rate.wav", np.zeros(100), 44100))[0], "sample rate 44100 Hz"),
-        (lambda d: (d / "nan.wav", sf.write(d / "nan.wav", np.array([0.0, np.nan, 0.0]), 16000,
-                                             subtype="FLOAT"))[0], "NaN or Inf"),
+        (
+            lambda d: (d / "text.wav", (d / "text.wav").write_text("not audio"))[0],
+            "not a readable audio file",
+        ),
+        (
+            lambda d: (d / "rate.wav", sf.write(d / "rate.wav", np.zeros(100), 44100))[0],
+            "sample rate 44100 Hz",
+        ),
+        (
+            lambda d: (
+                d / "nan.wav",
+                sf.write(d / "nan.wav", np.array([0.0, np.nan, 0.0]), 16000, subtype="FLOAT"),
+            )[0],
+            "NaN or Inf",
+        ),
     ],
     ids=["missing", "empty", "non-audio", "wrong-rate", "nan"],
 )
@@ -154,8 +181,9 @@ def test_output_equal_to_input_refused(tone, capsys):
 
 
 def test_unwritable_output_folder(tone, capsys, tmp_path):
-    code, _, err = run("render", REPO / "graphs" / "passthrough.yaml", tone, "-o", tmp_path / "nope" / "o.wav",
-                       capsys=capsys)
+    code, _, err = run(
+        "render", REPO / "graphs" / "passthrough.yaml", tone, "-o", tmp_path / "nope" / "o.wav", capsys=capsys
+    )
     assert code == 2 and "does not exist" in err
 
 

@@ -34,7 +34,9 @@ def test_malformed_yaml_names_file_and_line(tmp_path):
 
 def test_unknown_block_type_suggests_nearest(tmp_path):
     p = write(tmp_path, chain(("sftf", {}), ("istft", {})))
-    with pytest.raises(InvalidInput, match=r"g\.yaml: nodes\[0\]\.type: unknown block type 'sftf'; did you mean 'stft'"):
+    with pytest.raises(
+        InvalidInput, match=r"g\.yaml: nodes\[0\]\.type: unknown block type 'sftf'; did you mean 'stft'"
+    ):
         hearpipe.load_graph(p)
 
 
@@ -162,12 +164,30 @@ values = st.recursive(
     max_leaves=10,
 )
 node = st.fixed_dictionaries(
-    {"name": st.sampled_from(["a", "b", "c", "input", "x y"]), "type": st.sampled_from(
-        ["stft", "istft", "gain", "band_gain", "mix", "split", "delay", "nope"])},
+    {
+        "name": st.sampled_from(["a", "b", "c", "input", "x y"]),
+        "type": st.sampled_from(["stft", "istft", "gain", "band_gain", "mix", "split", "delay", "nope"]),
+    },
     optional={
         "params": st.dictionaries(
-            st.sampled_from(["hop", "window_length", "n_fft", "window", "gain_db", "samples", "channels",
-                             "weights", "frequencies_hz", "gains_db", "zzz"]), values, max_size=3),
+            st.sampled_from(
+                [
+                    "hop",
+                    "window_length",
+                    "n_fft",
+                    "window",
+                    "gain_db",
+                    "samples",
+                    "channels",
+                    "weights",
+                    "frequencies_hz",
+                    "gains_db",
+                    "zzz",
+                ]
+            ),
+            values,
+            max_size=3,
+        ),
         "inputs": st.lists(st.sampled_from(["a", "b", "c", "input", "q"]), max_size=3),
     },
 )

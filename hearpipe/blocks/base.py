@@ -35,7 +35,9 @@ class Context:
 
     sample_rate_hz: float
     block_size: int  # samples the engine hands the graph at once (the smallest unit of work)
-    full_scale_db_spl: float = 100.0  # calibration: the level digital full scale (rms of a full-scale sine) represents
+    full_scale_db_spl: float = (
+        100.0  # calibration: the level digital full scale (rms of a full-scale sine) represents
+    )
     device: DeviceProfile | None = None
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths in params resolve against this
 

@@ -41,8 +41,11 @@ class Gain(Block):
         return x * self.factor
 
     def cost(self) -> Cost:
-        return Cost(ops=add_ops(Counter(), mul=_values_per_frame(self.fmt)), frame_rate_hz=self.fmt.frame_rate_hz,
-                    rom=word_bytes(self.ctx))
+        return Cost(
+            ops=add_ops(Counter(), mul=_values_per_frame(self.fmt)),
+            frame_rate_hz=self.fmt.frame_rate_hz,
+            rom=word_bytes(self.ctx),
+        )
 
 
 class BandGainParams(BlockParams):
@@ -82,8 +85,11 @@ class BandGain(Block):
         return X * self.factor
 
     def cost(self) -> Cost:
-        return Cost(ops=add_ops(Counter(), mul=_values_per_frame(self.fmt)), frame_rate_hz=self.fmt.frame_rate_hz,
-                    rom=self.fmt.features * word_bytes(self.ctx))
+        return Cost(
+            ops=add_ops(Counter(), mul=_values_per_frame(self.fmt)),
+            frame_rate_hz=self.fmt.frame_rate_hz,
+            rom=self.fmt.features * word_bytes(self.ctx),
+        )
 
 
 class DelayParams(BlockParams):
@@ -111,13 +117,16 @@ class Delay(Block):
 
     def process(self, x: np.ndarray) -> np.ndarray:
         s = np.concatenate([self.line.astype(x.dtype), x], axis=1)
-        self.line = s[:, x.shape[1]:].copy()
+        self.line = s[:, x.shape[1] :].copy()
         return s[:, : x.shape[1]]
 
     def cost(self) -> Cost:
         c = self.fmt.channels
-        return Cost(ops=add_ops(Counter(), move=2 * c), frame_rate_hz=self.fmt.frame_rate_hz,
-                    ram_persistent=self.params.samples * c * word_bytes(self.ctx))
+        return Cost(
+            ops=add_ops(Counter(), move=2 * c),
+            frame_rate_hz=self.fmt.frame_rate_hz,
+            ram_persistent=self.params.samples * c * word_bytes(self.ctx),
+        )
 
 
 class MixParams(BlockParams):
@@ -153,8 +162,11 @@ class Mix(Block):
     def cost(self) -> Cost:
         n = _values_per_frame(self.fmt)
         k = len(self.weights)
-        return Cost(ops=add_ops(Counter(), mul=n * k, add=n * (k - 1)),
-                    frame_rate_hz=self.fmt.frame_rate_hz, rom=k * word_bytes(self.ctx))
+        return Cost(
+            ops=add_ops(Counter(), mul=n * k, add=n * (k - 1)),
+            frame_rate_hz=self.fmt.frame_rate_hz,
+            rom=k * word_bytes(self.ctx),
+        )
 
 
 class SplitParams(BlockParams):

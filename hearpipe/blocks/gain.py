@@ -219,6 +219,7 @@ class BandDynamics(Block):
     table_step: float = wdrc.TABLE_STEP_DB
     attack_ms: np.ndarray
     release_ms: np.ndarray
+    detector_ratios: np.ndarray | None = None  # set: time constants from the ANSI definition at these CRs
 
     def configure(self, fmt: SignalFormat, ctx: Context) -> None:
         raise NotImplementedError
@@ -245,8 +246,9 @@ class BandDynamics(Block):
             )
         name = getattr(fmt, "window", None) or self.params.window or "sqrt_hann"
         self.weight = wdrc.bin_power_weights(analysis_window(name, fmt.frame), fmt.n_fft)
-        alpha, beta = zip(*(wdrc.ansi_coefficients(a, r, fmt.sample_rate_hz)
-                            for a, r in zip(self.attack_ms, self.release_ms)))
+        ratios = self.detector_ratios if self.detector_ratios is not None else [None] * self.n_bands
+        alpha, beta = zip(*(wdrc.ansi_coefficients(a, r, fmt.sample_rate_hz, cr)
+                            for a, r, cr in zip(self.attack_ms, self.release_ms, ratios)))
         self.alpha = np.array([wdrc.frame_coefficient(a, fmt.hop) for a in alpha])
         self.beta = np.array([wdrc.frame_coefficient(b, fmt.hop) for b in beta])
         self.table = np.ascontiguousarray(self.table, dtype=np.float64)
@@ -305,6 +307,10 @@ class WdrcParams(DynamicsParams, FittingParams):
     limit_db_spl: PerBand | None = Field(None, description="per-band output limit (MPO, 10:1 above); none if unset")
     attack_ms: PerBand = Field(5.0, description="ANSI S3.22 attack time in ms")
     release_ms: PerBand = Field(50.0, description="ANSI S3.22 release time in ms")
+    time_constants: Literal["btnrh", "ansi"] = Field(
+        "btnrh", description="btnrh: coefficients with the BTNRH/Tympan divisors 2.425 and 1.782; ansi: "
+        "divisors from the ANSI S3.22 definition at each band's ratio (measured times = configured)"
+    )
 
 
 @register
@@ -335,6 +341,7 @@ class Wdrc(BandDynamics):
                 if not 0.0 < v[k][i] <= 10000.0:
                     raise self.fail(f"{k}[{i}] = {v[k][i]:g} must lie within 0..10000 ms")
         self.attack_ms, self.release_ms = v["attack_ms"], v["release_ms"]
+        self.detector_ratios = v["ratio"] if p.time_constants == "ansi" else None
         self.band_centers_hz = wdrc.band_centers_hz(self.crossovers_hz, fmt.sample_rate_hz)
         gains = np.tile(v["gain_db"], (fmt.channels, 1))
         if p.audiogram is not None:

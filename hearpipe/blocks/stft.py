@@ -27,7 +27,9 @@ class StftParams(BlockParams):
     window: WindowName = Field("sqrt_hann", description="analysis window (periodic)")
     window_length: int = Field(128, ge=2, le=65536, description="window length in samples")
     hop: int = Field(64, ge=1, description="frame advance in samples")
-    n_fft: int | None = Field(None, description="FFT length in samples (>= window_length); default window_length")
+    n_fft: int | None = Field(
+        None, description="FFT length in samples (>= window_length); default window_length"
+    )
 
     @model_validator(mode="after")
     def _sizes(self):
@@ -86,8 +88,15 @@ class Stft(Block):
             )
         self.channels = fmt.channels
         return SignalFormat(
-            "spectrum", fmt.channels, fmt.sample_rate_hz, p.hop, features=p.fft_length // 2 + 1,
-            frame=p.window_length, n_fft=p.fft_length, complex=True, window=p.window,
+            "spectrum",
+            fmt.channels,
+            fmt.sample_rate_hz,
+            p.hop,
+            features=p.fft_length // 2 + 1,
+            frame=p.window_length,
+            n_fft=p.fft_length,
+            complex=True,
+            window=p.window,
         )
 
     def reset(self) -> None:
@@ -97,10 +106,9 @@ class Stft(Block):
     def process(self, x: np.ndarray) -> np.ndarray:
         p = self.params
         s = np.concatenate([self.history, x], axis=1)
-        self.history = s[:, s.shape[1] - (p.window_length - p.hop):].copy()
-        frames = np.lib.stride_tricks.sliding_window_view(s, p.window_length, axis=1)[:, :: p.hop]
-        buf = np.zeros((*frames.shape[:2], p.fft_length))
-        buf[..., p.pad_before : p.pad_before + p.window_length] = frames * self.window
+        self.history = s[:, s.shape[1] - (p.window_length - p.hop) :].copy()
+        buf = np.zeros((s.shape[0], x.shape[1] // p.hop, p.fft_length))
+        frame_signal(s, self.window, p.hop, p.pad_before, buf)
         return np.fft.rfft(buf, axis=-1).transpose(0, 2, 1)  # (channels, bins, frames)
 
     def cost(self) -> Cost:
@@ -115,6 +123,17 @@ class Stft(Block):
             ram_scratch=(p.fft_length + 2) * wb,
             rom=(p.window_length + p.fft_length) * wb,  # window + twiddle table
         )
+
+
+@njit(cache=True)
+def frame_signal(s, window, hop, offset, buf):
+    """Cut windowed frames: buf[c, j, offset + i] = s[c, j*hop + i] * window[i] (buf zero elsewhere)."""
+    n_ch, n_frames, _ = buf.shape
+    length = window.shape[0]
+    for c in range(n_ch):
+        for j in range(n_frames):
+            for i in range(length):
+                buf[c, j, offset + i] = s[c, j * hop + i] * window[i]
 
 
 @njit(cache=True)

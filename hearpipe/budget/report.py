@@ -104,15 +104,17 @@ class BudgetReport:
             "totals": self.totals,
             "limits": self.limits,
             "fits": self.fits,
-            "violations": [
-                {"limit": k, "value": v, "max": m, "unit": u} for k, v, m, u in self.violations
-            ],
+            "violations": [{"limit": k, "value": v, "max": m, "unit": u} for k, v, m, u in self.violations],
         }
 
     def table(self) -> str:
         head = f"{'block':<16} {'type':<14} {'MMAC/s':>8} {'MIPS':>8} {'RAM KiB':>8} {'scr KiB':>8} {'ROM KiB':>8} {'lat ms':>7}"
-        lines = [f"graph {self.graph} on device '{self.device.name}' ({self.device.arithmetic}, "
-                 f"{self.sample_rate_hz:g} Hz, block {self.block_size} samples)", head, "-" * len(head)]
+        lines = [
+            f"graph {self.graph} on device '{self.device.name}' ({self.device.arithmetic}, "
+            f"{self.sample_rate_hz:g} Hz, block {self.block_size} samples)",
+            head,
+            "-" * len(head),
+        ]
         ms = 1000.0 / self.sample_rate_hz
         for r in self.rows:
             lines.append(
@@ -130,7 +132,9 @@ class BudgetReport:
             f"{'ROM':<22} {t['rom_kib']:10.3f} KiB    of {lim['rom_kib']:10.2f} KiB",
             f"{'latency':<22} {t['latency_ms']:10.3f} ms     of {lim['latency_ms']:10.2f} ms     "
             f"(algorithmic {t['algorithmic_latency_ms']:.3f} + input block {t['block_latency_ms']:.3f})",
-            "verdict: fits" if self.fits else "verdict: OVER BUDGET (" + ", ".join(v[0] for v in self.violations) + ")",
+            "verdict: fits"
+            if self.fits
+            else "verdict: OVER BUDGET (" + ", ".join(v[0] for v in self.violations) + ")",
         ]
         return "\n".join(lines)
 
@@ -148,8 +152,15 @@ def budget_report(graph, device: DeviceProfile | None) -> BudgetReport:
     for name in graph.order:
         blk = graph.blocks[name]
         cost = blk.cost()
-        rows.append(BlockRow(name, blk.type_name, cost, cost.cycles_per_s(device.cycles_per_op) / 1e6,
-                             int(blk.latency_samples)))
+        rows.append(
+            BlockRow(
+                name,
+                blk.type_name,
+                cost,
+                cost.cycles_per_s(device.cycles_per_op) / 1e6,
+                int(blk.latency_samples),
+            )
+        )
 
     # activation buffers of one engine step, alive from their producer to their last reader
     step = {name: i for i, name in enumerate(graph.order)}
@@ -190,5 +201,15 @@ def budget_report(graph, device: DeviceProfile | None) -> BudgetReport:
         "rom_kib": device.rom_kib,
         "latency_ms": device.max_latency_ms,
     }
-    return BudgetReport(graph.source, device, sr, graph.block_size, rows, buffers, arena,
-                        graph.latency_samples, totals, limits)
+    return BudgetReport(
+        graph.source,
+        device,
+        sr,
+        graph.block_size,
+        rows,
+        buffers,
+        arena,
+        graph.latency_samples,
+        totals,
+        limits,
+    )

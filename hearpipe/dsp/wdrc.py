@@ -32,6 +32,8 @@ from numba import njit
 
 ATTACK_DIVISOR = 2.425  # ANSI attack time -> detector time constant (BTNRH)
 RELEASE_DIVISOR = 1.782  # ANSI release time -> detector time constant (BTNRH)
+ANSI_STEP_DB = 35.0  # ANSI S3.22 attack/release test: 55 <-> 90 dB SPL
+ANSI_TOLERANCE_DB = 3.0  # settled = output within 3 dB of its steady state
 LIMIT_RATIO = 10.0  # slope of the MPO limiter above its output limit ("bolt", Tympan)
 DB_PER_LOG2 = 10.0 * math.log10(2.0)  # dB of power per log2 unit (3.0103)
 
@@ -44,10 +46,23 @@ LEVEL_FLOOR_DB_SPL = -20.0  # detector start value and floor (silence)
 
 
 # -- time constants ---------------------------------------------------------------------------------
-def ansi_coefficients(attack_ms: float, release_ms: float, sample_rate_hz: float) -> tuple[float, float]:
-    """Per-sample attack and release coefficients (alpha, beta) from ANSI attack/release times in ms."""
-    a = attack_ms * 1e-3 * sample_rate_hz / ATTACK_DIVISOR
-    r = release_ms * 1e-3 * sample_rate_hz / RELEASE_DIVISOR
+def ansi_coefficients(
+    attack_ms: float, release_ms: float, sample_rate_hz: float, ratio: float | None = None
+) -> tuple[float, float]:
+    """Per-sample attack and release coefficients (alpha, beta) from ANSI attack/release times in ms.
+
+    Default: the BTNRH/Tympan divisors 2.425 and 1.782. With `ratio` (the band's compression ratio) the
+    divisors are instead derived from the ANSI definition for this package's dB-domain detector,
+    ln(35 (1 - 1/CR) / 3), so the measured ANSI times equal the configured ones at any ratio (see the
+    module docstring); bands that cannot swing more than 3 dB keep the BTNRH divisors.
+    """
+    att_div, rel_div = ATTACK_DIVISOR, RELEASE_DIVISOR
+    if ratio is not None:
+        swing = ANSI_STEP_DB * (1.0 - 1.0 / ratio)
+        if swing > 2.0 * ANSI_TOLERANCE_DB:
+            att_div = rel_div = math.log(swing / ANSI_TOLERANCE_DB)
+    a = attack_ms * 1e-3 * sample_rate_hz / att_div
+    r = release_ms * 1e-3 * sample_rate_hz / rel_div
     return a / (1.0 + a), r / (1.0 + r)
 
 
@@ -57,7 +72,8 @@ def frame_coefficient(per_sample: float, hop: int) -> float:
 
 
 def ansi_settling_time_ms(
-    time_ms: float, divisor: float, ratio: float, step_db: float = 35.0, tolerance_db: float = 3.0
+    time_ms: float, divisor: float, ratio: float, step_db: float = ANSI_STEP_DB,
+    tolerance_db: float = ANSI_TOLERANCE_DB,
 ) -> float:
     """Predicted ANSI time of this package's dB-domain detector (ideal, ignoring frame effects)."""
     tau = time_ms / divisor

@@ -28,7 +28,9 @@ def int_range(bits: int) -> tuple[int, int]:
 
 def storage_dtype(bits: int) -> type:
     """The numpy integer type that stores a `bits`-bit signed value (wider types for odd widths)."""
-    return {8: np.int8, 16: np.int16, 32: np.int32, 64: np.int64}.get(bits, np.int64 if bits > 32 else np.int32)
+    return {8: np.int8, 16: np.int16, 32: np.int32, 64: np.int64}.get(
+        bits, np.int64 if bits > 32 else np.int32
+    )
 
 
 def _round(v: np.ndarray, rounding: str) -> np.ndarray:

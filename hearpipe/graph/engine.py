@@ -30,8 +30,13 @@ class Graph:
     equals the total input length. The output is delayed by `latency_samples`.
     """
 
-    def __init__(self, spec: GraphSpec, source: str = "<graph>", device: DeviceProfile | None = None,
-                 base_dir: Path | None = None):
+    def __init__(
+        self,
+        spec: GraphSpec,
+        source: str = "<graph>",
+        device: DeviceProfile | None = None,
+        base_dir: Path | None = None,
+    ):
         self.spec = spec
         self.source = source
         self.device = device
@@ -59,7 +64,9 @@ class Graph:
         prev = INPUT
         for i, node in enumerate(self.spec.nodes):
             if node.name == INPUT:
-                raise InvalidInput(f"{self.source}: nodes[{i}].name: '{INPUT}' is reserved for the graph input")
+                raise InvalidInput(
+                    f"{self.source}: nodes[{i}].name: '{INPUT}' is reserved for the graph input"
+                )
             if node.name in self.blocks:
                 raise InvalidInput(f"{self.source}: nodes[{i}].name: duplicate node name '{node.name}'")
             cls = get_block_class(node.type, f"{self.source}: nodes[{i}].type: ")
@@ -91,7 +98,7 @@ class Graph:
             if n == INPUT or state.get(n) == 2:
                 return
             if state.get(n) == 1:
-                cycle = [*path[path.index(n):], n]
+                cycle = [*path[path.index(n) :], n]
                 raise InvalidInput(f"{self.source}: the graph has a cycle: {' -> '.join(cycle)}")
             state[n] = 1
             for src in self.inputs[n]:
@@ -112,8 +119,12 @@ class Graph:
             )
         fixed = self.ctx.fixed
         self.in_format = SignalFormat(
-            "time", self.spec.channels, sr, 1,
-            numeric="q15" if fixed else "float", frac_bits=AUDIO_FRAC_BITS if fixed else 0,
+            "time",
+            self.spec.channels,
+            sr,
+            1,
+            numeric="q15" if fixed else "float",
+            frac_bits=AUDIO_FRAC_BITS if fixed else 0,
         )
         formats: dict[str, SignalFormat] = {INPUT: self.in_format}
         latency: dict[str, int] = {INPUT: 0}
@@ -124,7 +135,9 @@ class Graph:
             lats = [latency[s] for s in self.inputs[name]]
             if len(set(lats)) > 1:
                 detail = ", ".join(f"'{s}' {latency[s]} samples" for s in self.inputs[name])
-                raise FormatMismatch(f"{self._where(index[name])}inputs arrive with different delays ({detail})")
+                raise FormatMismatch(
+                    f"{self._where(index[name])}inputs arrive with different delays ({detail})"
+                )
             try:
                 formats[name] = blk.prepare(ins, self.ctx)
             except InvalidInput as e:
@@ -214,7 +227,7 @@ class Graph:
             values[name] = self.blocks[name].process(*(values[s] for s in self.inputs[name]))
         y = values[self.output_name]
         if self.out_format.numeric != "float":
-            y = y.astype(np.float64) * 2.0 ** -self.out_format.frac_bits
+            y = y.astype(np.float64) * 2.0**-self.out_format.frac_bits
         return y
 
     def run(self, x: Any) -> np.ndarray:
@@ -231,7 +244,9 @@ class Graph:
         return budget_report(self, device or self.device)
 
 
-def load_graph(spec: str | Path | Mapping | GraphSpec, device: str | Path | DeviceProfile | None = None) -> Graph:
+def load_graph(
+    spec: str | Path | Mapping | GraphSpec, device: str | Path | DeviceProfile | None = None
+) -> Graph:
     """Build and prepare a graph from a YAML path, a mapping or a GraphSpec, for an optional device."""
     from hearpipe.budget.profiles import load_device
 

@@ -53,6 +53,4 @@ def get_block_class(name: str, where: str = "") -> type:
         return types[name]
     near = difflib.get_close_matches(name, types, n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
-    raise InvalidInput(
-        f"{where}unknown block type {name!r}{hint} (known types: {', '.join(types)})"
-    )
+    raise InvalidInput(f"{where}unknown block type {name!r}{hint} (known types: {', '.join(types)})")

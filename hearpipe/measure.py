@@ -1,0 +1,264 @@
+"""A virtual hearing-aid test box: ANSI S3.22-style measurements on any prepared graph.
+
+Signals are built and read in dB SPL through the graph's calibration (`full_scale_db_spl` = level of a
+full-scale sine). Every measurement runs the graph from a fresh state (`Graph.run`) and compensates its
+reported latency, so outputs are compared with the inputs that caused them. Simplifications against the
+standard (a digital graph has no volume control and no acoustic coupler): full-on gain is the gain at the
+graph's settings for a 50 dB SPL input, reference-test gain the gain for a 60 dB SPL input, both as the
+high-frequency average (HFA) of 1000, 1600 and 2500 Hz. Only the first channel is driven and measured.
+
+`measure(graph)` returns a JSON-able dict; `plot_measurements(result, out_dir)` (in `hearpipe.plots`)
+draws it; `fit(audiogram_path, rule, ear)` is the prescription behind `hearpipe fit`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.signal import hilbert
+
+from hearpipe.dsp.audiogram import load_audiogram
+from hearpipe.dsp.prescription import prescribe
+
+HFA_FREQUENCIES_HZ = (1000.0, 1600.0, 2500.0)
+ANSI_TONE_HZ = 2000.0  # attack/release test tone (ANSI S3.22)
+ANSI_LOW_DB_SPL, ANSI_HIGH_DB_SPL = 55.0, 90.0
+SETTLE_DB = 3.0
+THD_POINTS = ((500.0, 70.0), (800.0, 70.0), (1600.0, 65.0))  # (frequency, input level) as ANSI S3.22
+SILENT_DB_SPL = -150.0
+
+
+# -- signals --------------------------------------------------------------------------------------------
+def tone_amplitude(level_db_spl: float, full_scale_db_spl: float) -> float:
+    """Peak amplitude of a sine at `level_db_spl` (a full-scale sine, amplitude 1, is full_scale_db_spl)."""
+    return 10.0 ** ((level_db_spl - full_scale_db_spl) / 20.0)
+
+
+def level_db_spl(x: np.ndarray, full_scale_db_spl: float) -> float:
+    """Level of a signal in dB SPL from its mean square (full-scale sine: mean square 1/2)."""
+    ms = float(np.mean(np.square(x)))
+    return full_scale_db_spl + 10.0 * math.log10(2.0 * ms) if ms > 0 else SILENT_DB_SPL
+
+
+def third_octave_frequencies(sample_rate_hz: float, lo: float = 200.0, hi: float = 8000.0) -> list[float]:
+    """Preferred 1/3-octave centres from lo to min(hi, 0.45 fs)."""
+    nominal = [200, 250, 315, 400, 500, 630, 800, 1000, 1250, 1600, 2000, 2500, 3150, 4000, 5000, 6300, 8000]
+    top = min(hi, 0.45 * sample_rate_hz)
+    return [float(f) for f in nominal if lo <= f <= top]
+
+
+class _Box:
+    """Drives one graph: builds calibrated inputs, runs from a fresh state, aligns by the latency."""
+
+    def __init__(self, graph):
+        self.g = graph
+        self.fs = float(graph.sample_rate_hz)
+        self.fs_db = float(graph.spec.full_scale_db_spl)
+        self.lat = int(graph.latency_samples)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Mono input (n,) -> first output channel aligned with the input (n - latency samples)."""
+        xin = np.zeros((self.g.channels, x.size + self.lat))
+        xin[:, : x.size] = x
+        y = self.g.run(xin)[0]
+        return y[self.lat : self.lat + x.size]
+
+    def tone(self, freq_hz: float, levels_db_spl, seconds_each: float) -> np.ndarray:
+        """A tone whose level steps through `levels_db_spl`, each held `seconds_each` (phase-continuous)."""
+        n = int(round(seconds_each * self.fs))
+        amp = np.repeat([tone_amplitude(v, self.fs_db) for v in np.atleast_1d(levels_db_spl)], n)
+        return amp * np.sin(2 * np.pi * freq_hz * np.arange(amp.size) / self.fs)
+
+    def steady_levels(self, freq_hz: float, levels_db_spl, settle_s: float, hold_s: float) -> list[float]:
+        """Output level for each input level of a rising staircase (only attacks between steps)."""
+        order = np.argsort(levels_db_spl)
+        lv = np.asarray(levels_db_spl, dtype=float)[order]
+        each = settle_s + hold_s
+        y = self.run(self.tone(freq_hz, lv, each))
+        n, skip = int(round(each * self.fs)), int(round(settle_s * self.fs))
+        out = np.empty(lv.size)
+        for i in range(lv.size):
+            out[i] = level_db_spl(y[i * n + skip : (i + 1) * n], self.fs_db)
+        res = np.empty_like(out)
+        res[order] = out
+        return res.tolist()
+
+    def tone_response(self, freqs, level: float, seconds: float, hold_s: float) -> list[float]:
+        """Output level for separate steady tones at one input level (each from a fresh state)."""
+        out = []
+        for f in freqs:
+            y = self.run(self.tone(f, [level], seconds))
+            out.append(level_db_spl(y[-int(round(hold_s * self.fs)) :], self.fs_db))
+        return out
+
+
+# -- individual measurements ----------------------------------------------------------------------------
+def io_curve(graph, freq_hz: float = 1000.0, levels_db_spl=None, settle_s: float = 0.15, hold_s: float = 0.05):
+    """Static input/output curve for a tone: {'frequency_hz', 'input_db_spl', 'output_db_spl'}."""
+    levels = list(np.arange(30.0, 111.0, 5.0) if levels_db_spl is None else levels_db_spl)
+    out = _Box(graph).steady_levels(freq_hz, levels, settle_s, hold_s)
+    return {"frequency_hz": float(freq_hz), "input_db_spl": [float(v) for v in levels], "output_db_spl": out}
+
+
+def frequency_response(graph, levels_db_spl=(50.0, 65.0, 80.0), freqs=None, seconds: float = 0.2,
+                       hold_s: float = 0.05) -> dict[str, Any]:
+    """Output level and gain per frequency at several input levels (steady tones)."""
+    box = _Box(graph)
+    f = third_octave_frequencies(box.fs) if freqs is None else [float(v) for v in freqs]
+    res: dict[str, Any] = {"frequencies_hz": f, "input_db_spl": [float(v) for v in levels_db_spl],
+                           "output_db_spl": {}, "gain_db": {}}
+    for lv in levels_db_spl:
+        o = box.tone_response(f, lv, seconds, hold_s)
+        res["output_db_spl"][f"{lv:g}"] = o
+        res["gain_db"][f"{lv:g}"] = [v - lv for v in o]
+    return res
+
+
+def _hfa(freqs, values) -> float:
+    return float(np.mean(np.interp(np.log(HFA_FREQUENCIES_HZ), np.log(freqs), values)))
+
+
+def _settling_ms(env_db: np.ndarray, steady_db: float, fs: float) -> float:
+    """Time from the start of `env_db` until it stays within SETTLE_DB of `steady_db`, in ms."""
+    bad = np.nonzero(np.abs(env_db - steady_db) > SETTLE_DB)[0]
+    return 0.0 if bad.size == 0 else 1000.0 * (bad[-1] + 1) / fs
+
+
+def attack_release(graph, freq_hz: float = ANSI_TONE_HZ, segment_s: float = 0.5, max_segment_s: float = 8.0,
+                   trace_step_ms: float = 0.5) -> dict[str, Any]:
+    """ANSI S3.22 attack and release: 55 -> 90 -> 55 dB SPL tone steps, output within 3 dB of steady state.
+
+    The output envelope is the magnitude of the analytic signal. Each segment is lengthened (doubling,
+    up to `max_segment_s`) until the settling time is under half of it, so the steady state is real.
+    """
+    box = _Box(graph)
+    seg = segment_s
+    while True:
+        n = int(round(seg * box.fs))
+        x = box.tone(freq_hz, [ANSI_LOW_DB_SPL, ANSI_HIGH_DB_SPL, ANSI_LOW_DB_SPL], seg)
+        y = box.run(x)
+        env = box.fs_db + 20.0 * np.log10(np.maximum(np.abs(hilbert(y)), 1e-12))
+        edge = max(1, n // 20)  # the analytic signal is unreliable near the ends
+        tail = slice(-n // 4 - edge, -edge)
+        ss_high = float(np.median(env[n : 2 * n][tail]))
+        ss_low = float(np.median(env[2 * n : 3 * n - edge][-n // 4 :]))
+        att = _settling_ms(env[n : 2 * n - edge], ss_high, box.fs)
+        rel = _settling_ms(env[2 * n : 3 * n - edge], ss_low, box.fs)
+        if max(att, rel) < 500.0 * seg or seg * 2 > max_segment_s:
+            break
+        seg *= 2
+    step = max(1, int(round(trace_step_ms * 1e-3 * box.fs)))
+    t0 = n - int(0.1 * n)
+    idx = np.arange(t0, 3 * n - edge, step)
+    return {
+        "attack_ms": att, "release_ms": rel, "frequency_hz": float(freq_hz),
+        "steady_high_db_spl": ss_high, "steady_low_db_spl": ss_low, "segment_s": seg,
+        "trace": {"time_ms": (1000.0 * (idx - n) / box.fs).tolist(), "output_db_spl": env[idx].tolist()},
+    }
+
+
+def equivalent_input_noise(graph, gain_db: float, seconds: float = 0.5) -> float | None:
+    """Output level with no input minus the gain (ANSI EIN); None when the output is exactly silent."""
+    box = _Box(graph)
+    y = box.run(np.zeros(int(seconds * box.fs)))
+    lv = level_db_spl(y[y.size // 2 :], box.fs_db)
+    return None if lv <= SILENT_DB_SPL else lv - gain_db
+
+
+def harmonic_distortion(graph, points=THD_POINTS, seconds: float = 0.3) -> list[dict[str, float]]:
+    """Total harmonic distortion in percent for steady tones (harmonics up to Nyquist)."""
+    box = _Box(graph)
+    res = []
+    for f, lv in points:
+        y = box.run(box.tone(f, [lv], seconds))
+        # an integer number of periods (approximately) with a Hann window; read each harmonic's peak bin
+        seg = y[y.size // 3 :]
+        w = np.hanning(seg.size)
+        spec = np.abs(np.fft.rfft(seg * w))
+        df = box.fs / seg.size
+        def peak(fh, spec=spec, df=df):
+            k = int(round(fh / df))
+            lo, hi = max(0, k - 3), min(spec.size, k + 4)
+            return float(np.sum(spec[lo:hi] ** 2))
+        p1 = peak(f)
+        ph = sum(peak(h * f) for h in range(2, int(box.fs / 2 // f) + 1) if h * f < box.fs / 2 - 3 * df)
+        res.append({"frequency_hz": f, "input_db_spl": lv,
+                    "thd_percent": 100.0 * math.sqrt(ph / p1) if p1 > 0 else float("nan")})
+    return res
+
+
+def measured_latency(graph, seconds: float = 0.5, level: float = 65.0, seed: int = 0) -> int:
+    """Delay in samples that maximises the cross-correlation of white noise in and out."""
+    fs = float(graph.sample_rate_hz)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(int(seconds * fs)) * tone_amplitude(level, graph.spec.full_scale_db_spl) / math.sqrt(2)
+    xin = np.tile(x, (graph.channels, 1))
+    y = graph.run(xin)[0]
+    n = 2 * x.size
+    c = np.fft.irfft(np.fft.rfft(y, n) * np.conj(np.fft.rfft(x, n)), n)[: x.size]
+    return int(np.argmax(np.abs(c)))
+
+
+def band_frequencies(graph) -> list[float]:
+    """Centre frequencies of the first multiband block's bands (wdrc, gain_table), else octave centres."""
+    for name in graph.order:
+        b = graph.blocks[name]
+        if hasattr(b, "crossovers_hz") and len(getattr(b, "crossovers_hz", [])):
+            from hearpipe.dsp.wdrc import band_centers_hz
+
+            return [float(v) for v in band_centers_hz(b.crossovers_hz, graph.sample_rate_hz)]
+    return [f for f in (250.0, 500.0, 1000.0, 2000.0, 4000.0) if f < 0.45 * graph.sample_rate_hz]
+
+
+# -- the whole test box -----------------------------------------------------------------------------------
+def measure(graph, *, quick: bool = False, per_band: bool = True) -> dict[str, Any]:
+    """Run all measurements on a prepared Graph; returns a JSON-able dict.
+
+    Keys: graph, sample_rate_hz, full_scale_db_spl, latency_samples (reported and measured), ospl90,
+    frequency_response, full_on_gain_db (HFA, 50 dB SPL), reference_test_gain_db (HFA, 60 dB SPL),
+    io_curve (1 kHz), io_curves_per_band, attack_ms, release_ms, attack_release (with trace),
+    equivalent_input_noise_db_spl, harmonic_distortion. `quick` uses fewer frequencies.
+    """
+    box = _Box(graph)
+    freqs = third_octave_frequencies(box.fs)
+    if quick:
+        freqs = freqs[::2]
+    ospl = frequency_response(graph, (90.0,), freqs)
+    fr = frequency_response(graph, (50.0, 60.0, 65.0, 80.0), freqs)
+    full_on = _hfa(freqs, fr["gain_db"]["50"])
+    rtg = _hfa(freqs, fr["gain_db"]["60"])
+    ar = attack_release(graph)
+    result: dict[str, Any] = {
+        "graph": graph.spec.name or graph.source,
+        "sample_rate_hz": box.fs,
+        "full_scale_db_spl": box.fs_db,
+        "latency_samples": {"reported": box.lat, "measured": measured_latency(graph)},
+        "ospl90": {"frequencies_hz": freqs, "output_db_spl": ospl["output_db_spl"]["90"],
+                   "max_db_spl": max(ospl["output_db_spl"]["90"]),
+                   "hfa_db_spl": _hfa(freqs, ospl["output_db_spl"]["90"])},
+        "frequency_response": fr,
+        "full_on_gain_db": full_on,
+        "reference_test_gain_db": rtg,
+        "io_curve": io_curve(graph, 1000.0),
+        "attack_ms": ar["attack_ms"],
+        "release_ms": ar["release_ms"],
+        "attack_release": ar,
+        "equivalent_input_noise_db_spl": equivalent_input_noise(graph, full_on),
+        "harmonic_distortion": harmonic_distortion(graph),
+    }
+    if per_band:
+        result["io_curves_per_band"] = [io_curve(graph, f) for f in band_frequencies(graph)]
+    return result
+
+
+def fit(audiogram_path: str | Path, rule: str = "nal-r", ear: str | None = None) -> dict[str, Any]:
+    """Insertion gain prescribed for one ear: {'rule', 'ear', 'frequencies_hz', 'gain_db'}."""
+    ag = load_audiogram(audiogram_path)
+    e = ag.pick_ear(ear)  # type: ignore[arg-type]
+    f, g = prescribe(ag, rule, e)
+    return {"audiogram": str(audiogram_path), "rule": rule, "ear": e,
+            "frequencies_hz": [float(v) for v in f], "gain_db": [round(float(v), 4) for v in g]}
+
