@@ -64,7 +64,7 @@ def main() -> None:
 
     t_whole = timed(whole)
 
-    shaping = g.blocks["shaping"].factor[0, :, 0] * g.blocks["volume"].factor
+    shaping = 10 ** ((g.blocks["shaping"].gain_db + g.blocks["volume"].params.gain_db) / 20)
 
     def scipy_batch():
         _, _, Z = scipy.signal.stft(x, SR, window="hann", nperseg=128, noverlap=64)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import hilbert
 
 from hearpipe.dsp.audiogram import load_audiogram
 from hearpipe.dsp.prescription import prescribe
@@ -68,7 +67,7 @@ class _Box:
 
     def tone(self, freq_hz: float, levels_db_spl, seconds_each: float) -> np.ndarray:
         """A tone whose level steps through `levels_db_spl`, each held `seconds_each` (phase-continuous)."""
-        n = int(round(seconds_each * self.fs))
+        n = round(seconds_each * self.fs)
         amp = np.repeat([tone_amplitude(v, self.fs_db) for v in np.atleast_1d(levels_db_spl)], n)
         return amp * np.sin(2 * np.pi * freq_hz * np.arange(amp.size) / self.fs)
 
@@ -78,7 +77,7 @@ class _Box:
         lv = np.asarray(levels_db_spl, dtype=float)[order]
         each = settle_s + hold_s
         y = self.run(self.tone(freq_hz, lv, each))
-        n, skip = int(round(each * self.fs)), int(round(settle_s * self.fs))
+        n, skip = round(each * self.fs), round(settle_s * self.fs)
         out = np.empty(lv.size)
         for i in range(lv.size):
             out[i] = level_db_spl(y[i * n + skip : (i + 1) * n], self.fs_db)
@@ -91,25 +90,38 @@ class _Box:
         out = []
         for f in freqs:
             y = self.run(self.tone(f, [level], seconds))
-            out.append(level_db_spl(y[-int(round(hold_s * self.fs)) :], self.fs_db))
+            out.append(level_db_spl(y[-round(hold_s * self.fs) :], self.fs_db))
         return out
 
 
 # -- individual measurements ----------------------------------------------------------------------------
-def io_curve(graph, freq_hz: float = 1000.0, levels_db_spl=None, settle_s: float = 0.15, hold_s: float = 0.05):
-    """Static input/output curve for a tone: {'frequency_hz', 'input_db_spl', 'output_db_spl'}."""
-    levels = list(np.arange(30.0, 111.0, 5.0) if levels_db_spl is None else levels_db_spl)
+def io_curve(
+    graph, freq_hz: float = 1000.0, levels_db_spl=None, settle_s: float = 0.15, hold_s: float = 0.05
+):
+    """Static input/output curve for a tone: {'frequency_hz', 'input_db_spl', 'output_db_spl',
+    'configured_output_db_spl'} (the last from the blocks' settings, None if unknown)."""
+    levels = [float(v) for v in (np.arange(30.0, 111.0, 5.0) if levels_db_spl is None else levels_db_spl)]
     out = _Box(graph).steady_levels(freq_hz, levels, settle_s, hold_s)
-    return {"frequency_hz": float(freq_hz), "input_db_spl": [float(v) for v in levels], "output_db_spl": out}
+    return {
+        "frequency_hz": float(freq_hz),
+        "input_db_spl": levels,
+        "output_db_spl": out,
+        "configured_output_db_spl": configured_io(graph, freq_hz, levels),
+    }
 
 
-def frequency_response(graph, levels_db_spl=(50.0, 65.0, 80.0), freqs=None, seconds: float = 0.2,
-                       hold_s: float = 0.05) -> dict[str, Any]:
+def frequency_response(
+    graph, levels_db_spl=(50.0, 65.0, 80.0), freqs=None, seconds: float = 0.2, hold_s: float = 0.05
+) -> dict[str, Any]:
     """Output level and gain per frequency at several input levels (steady tones)."""
     box = _Box(graph)
     f = third_octave_frequencies(box.fs) if freqs is None else [float(v) for v in freqs]
-    res: dict[str, Any] = {"frequencies_hz": f, "input_db_spl": [float(v) for v in levels_db_spl],
-                           "output_db_spl": {}, "gain_db": {}}
+    res: dict[str, Any] = {
+        "frequencies_hz": f,
+        "input_db_spl": [float(v) for v in levels_db_spl],
+        "output_db_spl": {},
+        "gain_db": {},
+    }
     for lv in levels_db_spl:
         o = box.tone_response(f, lv, seconds, hold_s)
         res["output_db_spl"][f"{lv:g}"] = o
@@ -121,41 +133,65 @@ def _hfa(freqs, values) -> float:
     return float(np.mean(np.interp(np.log(HFA_FREQUENCIES_HZ), np.log(freqs), values)))
 
 
+def tone_envelope(y: np.ndarray, freq_hz: float, fs: float) -> np.ndarray:
+    """Amplitude envelope of a tone: demodulate at `freq_hz`, average over one period (centred).
+
+    Unlike the analytic signal (whose 1/t kernel lets a loud segment leak tens of dB into a quiet
+    neighbour), this is local: each value depends only on the surrounding period.
+    """
+    n = np.arange(y.size)
+    z = y * np.exp(-2j * np.pi * freq_hz * n / fs)
+    p = max(1, round(fs / freq_hz))
+    c = np.concatenate([[0.0], np.cumsum(z)])
+    lo = np.clip(n - p // 2, 0, y.size - p)
+    return 2.0 * np.abs((c[lo + p] - c[lo]) / p)
+
+
 def _settling_ms(env_db: np.ndarray, steady_db: float, fs: float) -> float:
     """Time from the start of `env_db` until it stays within SETTLE_DB of `steady_db`, in ms."""
     bad = np.nonzero(np.abs(env_db - steady_db) > SETTLE_DB)[0]
     return 0.0 if bad.size == 0 else 1000.0 * (bad[-1] + 1) / fs
 
 
-def attack_release(graph, freq_hz: float = ANSI_TONE_HZ, segment_s: float = 0.5, max_segment_s: float = 8.0,
-                   trace_step_ms: float = 0.5) -> dict[str, Any]:
+def attack_release(
+    graph,
+    freq_hz: float = ANSI_TONE_HZ,
+    segment_s: float = 0.5,
+    max_segment_s: float = 8.0,
+    trace_step_ms: float = 0.5,
+) -> dict[str, Any]:
     """ANSI S3.22 attack and release: 55 -> 90 -> 55 dB SPL tone steps, output within 3 dB of steady state.
 
-    The output envelope is the magnitude of the analytic signal. Each segment is lengthened (doubling,
-    up to `max_segment_s`) until the settling time is under half of it, so the steady state is real.
+    The output envelope comes from `tone_envelope` (one-period demodulation). Each segment is lengthened (doubling,
+    up to `max_segment_s`) until the settling time is under a quarter of it, so the steady state is real.
     """
     box = _Box(graph)
     seg = segment_s
     while True:
-        n = int(round(seg * box.fs))
+        n = round(seg * box.fs)
         x = box.tone(freq_hz, [ANSI_LOW_DB_SPL, ANSI_HIGH_DB_SPL, ANSI_LOW_DB_SPL], seg)
         y = box.run(x)
-        env = box.fs_db + 20.0 * np.log10(np.maximum(np.abs(hilbert(y)), 1e-12))
-        edge = max(1, n // 20)  # the analytic signal is unreliable near the ends
+        env = box.fs_db + 20.0 * np.log10(np.maximum(tone_envelope(y, freq_hz, box.fs), 1e-12))
+        edge = max(1, n // 20)
         tail = slice(-n // 4 - edge, -edge)
         ss_high = float(np.median(env[n : 2 * n][tail]))
         ss_low = float(np.median(env[2 * n : 3 * n - edge][-n // 4 :]))
         att = _settling_ms(env[n : 2 * n - edge], ss_high, box.fs)
         rel = _settling_ms(env[2 * n : 3 * n - edge], ss_low, box.fs)
-        if max(att, rel) < 500.0 * seg or seg * 2 > max_segment_s:
+        if max(att, rel) < 250.0 * seg or seg * 2 > max_segment_s:
             break
         seg *= 2
-    step = max(1, int(round(trace_step_ms * 1e-3 * box.fs)))
+    step = max(1, round(trace_step_ms * 1e-3 * box.fs))
     t0 = n - int(0.1 * n)
     idx = np.arange(t0, 3 * n - edge, step)
     return {
-        "attack_ms": att, "release_ms": rel, "frequency_hz": float(freq_hz),
-        "steady_high_db_spl": ss_high, "steady_low_db_spl": ss_low, "segment_s": seg,
+        "attack_ms": att,
+        "release_ms": rel,
+        "frequency_hz": float(freq_hz),
+        "steady_high_db_spl": ss_high,
+        "steady_low_db_spl": ss_low,
+        "segment_s": seg,
+        "settled": bool(max(att, rel) < 250.0 * seg),  # False: the output never became steady
         "trace": {"time_ms": (1000.0 * (idx - n) / box.fs).tolist(), "output_db_spl": env[idx].tolist()},
     }
 
@@ -179,14 +215,21 @@ def harmonic_distortion(graph, points=THD_POINTS, seconds: float = 0.3) -> list[
         w = np.hanning(seg.size)
         spec = np.abs(np.fft.rfft(seg * w))
         df = box.fs / seg.size
+
         def peak(fh, spec=spec, df=df):
-            k = int(round(fh / df))
+            k = round(fh / df)
             lo, hi = max(0, k - 3), min(spec.size, k + 4)
             return float(np.sum(spec[lo:hi] ** 2))
+
         p1 = peak(f)
         ph = sum(peak(h * f) for h in range(2, int(box.fs / 2 // f) + 1) if h * f < box.fs / 2 - 3 * df)
-        res.append({"frequency_hz": f, "input_db_spl": lv,
-                    "thd_percent": 100.0 * math.sqrt(ph / p1) if p1 > 0 else float("nan")})
+        res.append(
+            {
+                "frequency_hz": f,
+                "input_db_spl": lv,
+                "thd_percent": 100.0 * math.sqrt(ph / p1) if p1 > 0 else float("nan"),
+            }
+        )
     return res
 
 
@@ -194,7 +237,11 @@ def measured_latency(graph, seconds: float = 0.5, level: float = 65.0, seed: int
     """Delay in samples that maximises the cross-correlation of white noise in and out."""
     fs = float(graph.sample_rate_hz)
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal(int(seconds * fs)) * tone_amplitude(level, graph.spec.full_scale_db_spl) / math.sqrt(2)
+    x = (
+        rng.standard_normal(int(seconds * fs))
+        * tone_amplitude(level, graph.spec.full_scale_db_spl)
+        / math.sqrt(2)
+    )
     xin = np.tile(x, (graph.channels, 1))
     y = graph.run(xin)[0]
     n = 2 * x.size
@@ -211,6 +258,38 @@ def band_frequencies(graph) -> list[float]:
 
             return [float(v) for v in band_centers_hz(b.crossovers_hz, graph.sample_rate_hz)]
     return [f for f in (250.0, 500.0, 1000.0, 2000.0, 4000.0) if f < 0.45 * graph.sample_rate_hz]
+
+
+def configured_io(graph, freq_hz: float, levels_db_spl) -> list[float] | None:
+    """Static output levels the graph's settings promise for a steady tone (no measurement).
+
+    Composes, along the graph, the static curves of the blocks it knows (stft/istft pass, gain,
+    band_gain, prescription, wdrc, gain_table, limiter) for the band that holds `freq_hz`; None when the
+    graph holds any other block (its static behaviour is unknown here). Channel 0.
+    """
+    from hearpipe.dsp.spectral import interpolate_gain_db
+    from hearpipe.dsp.wdrc import table_lookup
+
+    lv = np.asarray(levels_db_spl, dtype=np.float64)
+    for name in graph.order:
+        b = graph.blocks[name]
+        t = b.type_name
+        if t in ("stft", "istft", "delay"):
+            continue
+        if t == "gain":
+            lv = lv + b.params.gain_db
+        elif t == "band_gain":
+            lv = lv + float(interpolate_gain_db(b.params.frequencies_hz, b.params.gains_db, freq_hz))
+        elif t in ("prescription", "prescription_fir"):
+            f, g = b.points[0]
+            lv = lv + float(interpolate_gain_db(f, g, freq_hz))
+        elif t in ("wdrc", "gain_table", "limiter"):
+            band = int(np.searchsorted(b.crossovers_hz, freq_hz, side="right"))
+            table = b.table[0, band : band + 1]
+            lv = lv + table_lookup(table, lv[:, None], b.table_min, b.table_step)[:, 0]
+        else:
+            return None
+    return lv.tolist()
 
 
 # -- the whole test box -----------------------------------------------------------------------------------
@@ -236,9 +315,12 @@ def measure(graph, *, quick: bool = False, per_band: bool = True) -> dict[str, A
         "sample_rate_hz": box.fs,
         "full_scale_db_spl": box.fs_db,
         "latency_samples": {"reported": box.lat, "measured": measured_latency(graph)},
-        "ospl90": {"frequencies_hz": freqs, "output_db_spl": ospl["output_db_spl"]["90"],
-                   "max_db_spl": max(ospl["output_db_spl"]["90"]),
-                   "hfa_db_spl": _hfa(freqs, ospl["output_db_spl"]["90"])},
+        "ospl90": {
+            "frequencies_hz": freqs,
+            "output_db_spl": ospl["output_db_spl"]["90"],
+            "max_db_spl": max(ospl["output_db_spl"]["90"]),
+            "hfa_db_spl": _hfa(freqs, ospl["output_db_spl"]["90"]),
+        },
         "frequency_response": fr,
         "full_on_gain_db": full_on,
         "reference_test_gain_db": rtg,
@@ -254,11 +336,63 @@ def measure(graph, *, quick: bool = False, per_band: bool = True) -> dict[str, A
     return result
 
 
+def bypass(graph, names) -> Any:
+    """A new prepared graph with the named nodes replaced by wires (a hearing aid's "test mode": e.g.
+    noise reduction off, which would treat the test tones as noise). Each bypassed node must have one
+    input and pass its format through unchanged; its readers are fed by its input instead."""
+    from hearpipe.errors import InvalidInput
+    from hearpipe.graph.engine import Graph
+    from hearpipe.graph.spec import INPUT
+
+    names = list(names)
+    unknown = [n for n in names if n not in graph.blocks]
+    if unknown:
+        raise InvalidInput(f"--bypass: unknown node(s) {unknown} (nodes: {', '.join(graph.order)})")
+    feed = {}
+    for n in names:
+        ins = graph.inputs[n]
+        src = ins[0] if len(ins) == 1 else None
+        if src is None or graph.formats[src] != graph.formats[n]:
+            raise InvalidInput(f"--bypass: node '{n}' changes the signal format or has several inputs")
+        feed[n] = src
+
+    def source(n: str) -> str:
+        while n in feed:
+            n = feed[n]
+        return n
+
+    nodes = []
+    for spec_node in graph.spec.nodes:
+        if spec_node.name in feed:
+            continue
+        ins = [source(s) for s in graph.inputs[spec_node.name]]
+        nodes.append({**spec_node.model_dump(), "inputs": ins})
+    if not nodes:
+        raise InvalidInput("--bypass: nothing left of the graph")
+    doc = graph.spec.model_dump()
+    doc["nodes"] = nodes
+    if doc.get("output") in feed:
+        doc["output"] = source(doc["output"]) if source(doc["output"]) != INPUT else None
+    from hearpipe.config import validate
+    from hearpipe.graph.spec import GraphSpec
+
+    return Graph(
+        validate(GraphSpec, doc, graph.source),
+        source=graph.source,
+        device=graph.device,
+        base_dir=graph.ctx.base_dir,
+    )
+
+
 def fit(audiogram_path: str | Path, rule: str = "nal-r", ear: str | None = None) -> dict[str, Any]:
     """Insertion gain prescribed for one ear: {'rule', 'ear', 'frequencies_hz', 'gain_db'}."""
     ag = load_audiogram(audiogram_path)
     e = ag.pick_ear(ear)  # type: ignore[arg-type]
     f, g = prescribe(ag, rule, e)
-    return {"audiogram": str(audiogram_path), "rule": rule, "ear": e,
-            "frequencies_hz": [float(v) for v in f], "gain_db": [round(float(v), 4) for v in g]}
-
+    return {
+        "audiogram": str(audiogram_path),
+        "rule": rule,
+        "ear": e,
+        "frequencies_hz": [float(v) for v in f],
+        "gain_db": [round(float(v), 4) for v in g],
+    }

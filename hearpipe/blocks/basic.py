@@ -12,6 +12,7 @@ from hearpipe.blocks.stft import word_bytes
 from hearpipe.budget.cost import Cost, add_ops
 from hearpipe.dsp.spectral import bin_frequencies_hz, db_to_amplitude, interpolate_gain_db
 from hearpipe.errors import FormatMismatch
+from hearpipe.fixed.ops import gain_to_fixed, scale_fixed
 from hearpipe.graph.format import SignalFormat
 from hearpipe.graph.registry import register
 
@@ -19,6 +20,36 @@ from hearpipe.graph.registry import register
 def _values_per_frame(fmt: SignalFormat) -> int:
     """Real multiplies needed to scale one frame: complex bins count twice."""
     return fmt.channels * fmt.features * (2 if fmt.complex else 1)
+
+
+def _scale_ops(fmt: SignalFormat, inputs: int = 1) -> Counter:
+    """Scaling every value of a frame: a multiply per value and input; in fixed point also the rounding
+    shift and the saturation."""
+    n = _values_per_frame(fmt)
+    if fmt.numeric == "float":
+        return add_ops(Counter(), mul=n * inputs, add=n * (inputs - 1))
+    return add_ops(Counter(), mul=n * inputs, add=n * (inputs - 1) + 2 * n, cmp=2 * n)
+
+
+class _Scaler:
+    """A linear gain (scalar or per bin) applied in float or in fixed point, as the edge format says."""
+
+    def __init__(self, gain, fmt: SignalFormat, shape: tuple[int, ...]):
+        self.fixed = fmt.numeric != "float"
+        g = np.asarray(gain, dtype=np.float64)
+        if self.fixed:
+            q, self.frac = gain_to_fixed(g)
+            self.gain = q.reshape(shape) if q.ndim else q
+        else:
+            self.gain = g.reshape(shape) if g.ndim else float(g)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return scale_fixed(x, self.gain, self.frac) if self.fixed else x * self.gain
+
+
+def _bin_shape(fmt: SignalFormat) -> tuple[int, ...]:
+    """Broadcast shape of a per-bin vector against (channels, bins, frames[, 2])."""
+    return (1, fmt.features, 1, 1) if fmt.numeric != "float" and fmt.complex else (1, fmt.features, 1)
 
 
 class GainParams(BlockParams):
@@ -34,18 +65,14 @@ class Gain(Block):
     def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
         (fmt,) = inputs
         self.ctx, self.fmt = ctx, fmt
-        self.factor = float(db_to_amplitude(self.params.gain_db))
+        self.scale = _Scaler(db_to_amplitude(self.params.gain_db), fmt, ())
         return fmt
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        return x * self.factor
+        return self.scale(x)
 
     def cost(self) -> Cost:
-        return Cost(
-            ops=add_ops(Counter(), mul=_values_per_frame(self.fmt)),
-            frame_rate_hz=self.fmt.frame_rate_hz,
-            rom=word_bytes(self.ctx),
-        )
+        return Cost(ops=_scale_ops(self.fmt), frame_rate_hz=self.fmt.frame_rate_hz, rom=word_bytes(self.ctx))
 
 
 class BandGainParams(BlockParams):
@@ -78,15 +105,15 @@ class BandGain(Block):
         self.ctx, self.fmt = ctx, fmt
         freqs = bin_frequencies_hz(fmt.n_fft, fmt.sample_rate_hz)
         self.gain_db = interpolate_gain_db(self.params.frequencies_hz, self.params.gains_db, freqs)
-        self.factor = db_to_amplitude(self.gain_db)[None, :, None]
+        self.scale = _Scaler(db_to_amplitude(self.gain_db), fmt, _bin_shape(fmt))
         return fmt
 
     def process(self, X: np.ndarray) -> np.ndarray:
-        return X * self.factor
+        return self.scale(X)
 
     def cost(self) -> Cost:
         return Cost(
-            ops=add_ops(Counter(), mul=_values_per_frame(self.fmt)),
+            ops=_scale_ops(self.fmt),
             frame_rate_hz=self.fmt.frame_rate_hz,
             rom=self.fmt.features * word_bytes(self.ctx),
         )
@@ -151,21 +178,30 @@ class Mix(Block):
         if len(w) != len(inputs):
             raise self.fail(f"weights has {len(w)} values for {len(inputs)} inputs")
         self.ctx, self.fmt, self.weights = ctx, first, [float(v) for v in w]
+        self.fixed = first.numeric != "float"
+        if self.fixed:
+            self.weights_q, self.frac = gain_to_fixed(self.weights)
         return first
 
     def process(self, *xs: np.ndarray) -> np.ndarray:
+        if self.fixed:  # accumulate in 64 bits, one rounding and saturation at the end
+            acc = xs[0].astype(np.int64) * self.weights_q[0]
+            for w, x in zip(self.weights_q[1:], xs[1:]):
+                acc += x.astype(np.int64) * w
+            info = np.iinfo(xs[0].dtype)
+            return np.clip((acc + (1 << (self.frac - 1))) >> self.frac, info.min, info.max).astype(
+                xs[0].dtype
+            )
         y = xs[0] * self.weights[0]
         for w, x in zip(self.weights[1:], xs[1:]):
             y = y + w * x
         return y
 
     def cost(self) -> Cost:
-        n = _values_per_frame(self.fmt)
-        k = len(self.weights)
         return Cost(
-            ops=add_ops(Counter(), mul=n * k, add=n * (k - 1)),
+            ops=_scale_ops(self.fmt, len(self.weights)),
             frame_rate_hz=self.fmt.frame_rate_hz,
-            rom=k * word_bytes(self.ctx),
+            rom=len(self.weights) * word_bytes(self.ctx),
         )
 
 

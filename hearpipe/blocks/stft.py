@@ -6,19 +6,31 @@ start), multiplied by the analysis window and placed in an `n_fft` buffer at off
 applies the synthesis window (the dual of the analysis window over the `window_length` part, so an
 unmodified STFT reconstructs exactly) and overlap-adds; each frame completes `hop` output samples.
 Delay of the pair: (n_fft + window_length) / 2 - hop samples (openMHA's formula), reported by `istft`.
+
+Fixed point (device arithmetic `fixed`): q15 audio in, window in Q15, so a windowed frame is Q30 in int32
+(|x w| < 2**30, the headroom the q31 FFT needs); the q31 real FFT halves at each of its log2(N) stages,
+so the spectrum is the true DFT in Q(30 - log2 N) int32 (N = 128: Q23), laid out (channels, bins,
+frames, 2) as [re, im]. The inverse keeps that format; the synthesis window (Q15, or fewer fraction
+bits where the dual window exceeds 1) is applied with a rounding shift, frames are overlap-added in
+64-bit and the sum is rounded and saturated back to q15. `fixed_fft: q15` instead reproduces CMSIS
+`arm_rfft_q15`: the frame is rounded to q15 first and the spectrum is int16 in Q(15 - log2 N).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Literal
 
 import numpy as np
-from numba import njit
 from pydantic import Field, model_validator
 
 from hearpipe.blocks.base import Block, BlockParams, Context
 from hearpipe.budget.cost import Cost, add_ops
 from hearpipe.dsp.windows import WindowName, analysis_window, dual_window
+from hearpipe.dsp.wola import frame_signal, overlap_add, to_q15, window_round
+from hearpipe.fixed import count
+from hearpipe.fixed.fft import FixedRfft, irfft_fixed, rfft_fixed
+from hearpipe.fixed.ops import new_ops
 from hearpipe.graph.format import SignalFormat
 from hearpipe.graph.registry import register
 
@@ -29,6 +41,9 @@ class StftParams(BlockParams):
     hop: int = Field(64, ge=1, description="frame advance in samples")
     n_fft: int | None = Field(
         None, description="FFT length in samples (>= window_length); default window_length"
+    )
+    fixed_fft: Literal["q31", "q15"] = Field(
+        "q31", description="fixed-point devices: 32-bit FFT (> 90 dB SNR) or CMSIS-style q15 FFT"
     )
 
     @model_validator(mode="after")
@@ -52,7 +67,7 @@ class StftParams(BlockParams):
 
 
 def rfft_ops(n_fft: int) -> Counter:
-    """Operations of a real FFT of n_fft points computed as an n_fft/2 complex FFT plus a split stage.
+    """Operations of a float real FFT of n_fft points: an n_fft/2 complex FFT plus a split stage.
 
     Counted as radix-2 butterflies: (n/4) * log2(n/2) for the complex part and n/4 for the split.
     Non-power-of-two lengths are priced as the next power of two.
@@ -66,6 +81,16 @@ def word_bytes(ctx: Context) -> int:
     if ctx.device is None or not ctx.device.fixed:
         return 4
     return 2 if ctx.device.word_bits <= 16 else 4
+
+
+def _fixed_plan(block: Block, n_fft: int, width: str) -> FixedRfft:
+    if n_fft & (n_fft - 1):
+        raise block.fail(f"the fixed-point FFT needs a power-of-two length, n_fft is {n_fft}")
+    return FixedRfft(n_fft, width)
+
+
+def _scaled(ops: Counter, factor: int) -> Counter:
+    return Counter({k: v * factor for k, v in ops.items()})
 
 
 @register
@@ -87,7 +112,7 @@ class Stft(Block):
                 "overlap-added squared window vanishes somewhere (use a smaller hop or another window)"
             )
         self.channels = fmt.channels
-        return SignalFormat(
+        out = SignalFormat(
             "spectrum",
             fmt.channels,
             fmt.sample_rate_hz,
@@ -98,61 +123,67 @@ class Stft(Block):
             complex=True,
             window=p.window,
         )
+        self.fixed = fmt.numeric != "float"
+        if not self.fixed:
+            return out
+        if (fmt.numeric, fmt.frac_bits) != ("q15", 15):
+            raise self.fail(f"fixed-point input must be q15 audio, receives {fmt.describe()}")
+        self.plan = _fixed_plan(self, p.fft_length, p.fixed_fft)
+        self.window_q15 = np.minimum(np.round(self.window * 32768.0), 32767).astype(np.int64)
+        frame_frac = 30 if p.fixed_fft == "q31" else 15
+        self.ops = new_ops()
+        return out.with_(
+            numeric="int32" if p.fixed_fft == "q31" else "int16", frac_bits=self.plan.forward_frac(frame_frac)
+        )
 
     def reset(self) -> None:
         p = self.params
-        self.history = np.zeros((self.channels, p.window_length - p.hop))
+        dtype = np.int16 if self.fixed else np.float64
+        self.history = np.zeros((self.channels, p.window_length - p.hop), dtype)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         p = self.params
         s = np.concatenate([self.history, x], axis=1)
         self.history = s[:, s.shape[1] - (p.window_length - p.hop) :].copy()
-        buf = np.zeros((s.shape[0], x.shape[1] // p.hop, p.fft_length))
-        frame_signal(s, self.window, p.hop, p.pad_before, buf)
-        return np.fft.rfft(buf, axis=-1).transpose(0, 2, 1)  # (channels, bins, frames)
+        k = x.shape[1] // p.hop
+        if not self.fixed:
+            buf = np.zeros((self.channels, k, p.fft_length))
+            frame_signal(s, self.window, p.hop, p.pad_before, buf)
+            return np.fft.rfft(buf, axis=-1).transpose(0, 2, 1)  # (channels, bins, frames)
+        buf = np.zeros((self.channels * k, p.fft_length), np.int32)
+        frames = buf.reshape(self.channels, k, p.fft_length)
+        if p.fixed_fft == "q31":
+            frame_signal(s, self.window_q15, p.hop, p.pad_before, frames)  # Q30, exact
+        else:
+            wide = np.zeros(frames.shape, np.int64)
+            frame_signal(s, self.window_q15, p.hop, p.pad_before, wide)
+            buf = ((wide.reshape(buf.shape) + (1 << 14)) >> 15).astype(np.int16)  # round to q15
+        spec = np.empty((buf.shape[0], p.fft_length + 2), buf.dtype)
+        rfft_fixed(buf, spec, self.plan.tw, self.plan.bitrev, self.plan.tw_frac, self.ops)
+        self.ops += self._frame_ops_array() * (k * self.channels)
+        return spec.reshape(self.channels, k, -1, 2).transpose(0, 2, 1, 3).copy()  # (ch, bins, frames, 2)
+
+    def _frame_ops(self) -> Counter:
+        """Per channel and frame, beside the FFT: windowing multiplies and the history shift."""
+        p = self.params
+        return add_ops(Counter(), mul=p.window_length, move=p.window_length - p.hop)
+
+    def _frame_ops_array(self) -> np.ndarray:
+        from hearpipe.budget.cost import OP_KINDS
+
+        c = self._frame_ops()
+        return np.array([c.get(k, 0) for k in OP_KINDS], np.int64)
 
     def cost(self) -> Cost:
         p, c, wb = self.params, self.channels, word_bytes(self.ctx)
-        ops = add_ops(Counter(), mul=p.window_length * c, move=(p.window_length - p.hop) * c)
-        for k, v in rfft_ops(p.fft_length).items():
-            ops[k] += v * c
+        fft = count.rfft(p.fft_length) if self.fixed else rfft_ops(p.fft_length)
         return Cost(
-            ops=ops,
+            ops=_scaled(self._frame_ops() + fft, c),
             frame_rate_hz=self.ctx.sample_rate_hz / p.hop,
             ram_persistent=(p.window_length - p.hop) * c * wb,
             ram_scratch=(p.fft_length + 2) * wb,
             rom=(p.window_length + p.fft_length) * wb,  # window + twiddle table
         )
-
-
-@njit(cache=True)
-def frame_signal(s, window, hop, offset, buf):
-    """Cut windowed frames: buf[c, j, offset + i] = s[c, j*hop + i] * window[i] (buf zero elsewhere)."""
-    n_ch, n_frames, _ = buf.shape
-    length = window.shape[0]
-    for c in range(n_ch):
-        for j in range(n_frames):
-            for i in range(length):
-                buf[c, j, offset + i] = s[c, j * hop + i] * window[i]
-
-
-@njit(cache=True)
-def overlap_add(frames, carry, hop, out):
-    """Add frames (C, k, F) into the running sum `carry` (C, F); emit `hop` finished samples per frame.
-
-    Each output sample is summed oldest frame first, whatever the batch size: bit-identical streaming.
-    """
-    n_ch, n_frames, n = frames.shape
-    for c in range(n_ch):
-        for j in range(n_frames):
-            for i in range(n):
-                carry[c, i] += frames[c, j, i]
-            for i in range(hop):
-                out[c, j * hop + i] = carry[c, i]
-            for i in range(n - hop):
-                carry[c, i] = carry[c, i + hop]
-            for i in range(n - hop, n):
-                carry[c, i] = 0.0
 
 
 class IstftParams(BlockParams):
@@ -183,28 +214,61 @@ class Istft(Block):
         self.synthesis = np.zeros(self.n_fft)
         self.synthesis[self.pad_before : self.pad_before + self.length] = dual
         self.channels = fmt.channels
-        return SignalFormat("time", fmt.channels, fmt.sample_rate_hz, 1)
+        out = SignalFormat("time", fmt.channels, fmt.sample_rate_hz, 1)
+        self.fixed = fmt.numeric != "float"
+        if not self.fixed:
+            return out
+        if fmt.numeric not in ("int32", "int16"):
+            raise self.fail(f"fixed-point spectra must be int16 or int32, receives {fmt.describe()}")
+        self.plan = _fixed_plan(self, self.n_fft, "q31" if fmt.numeric == "int32" else "q15")
+        self.frac = fmt.frac_bits
+        # synthesis window in Q15, or fewer fraction bits where the dual window exceeds 1
+        self.synth_frac = 15 - max(0, int(np.ceil(np.log2(max(dual.max(), 1.0)))))
+        self.synth_int = np.round(self.synthesis * (1 << self.synth_frac)).astype(np.int64)
+        self.ops = new_ops()
+        return out.with_(numeric="q15", frac_bits=15)
 
     @property
     def latency_samples(self) -> int:
         return self.pad_before + self.length - self.hop
 
     def reset(self) -> None:
-        self.carry = np.zeros((self.channels, self.n_fft))
+        self.carry = np.zeros((self.channels, self.n_fft), np.int64 if self.fixed else np.float64)
 
     def process(self, X: np.ndarray) -> np.ndarray:
-        frames = np.fft.irfft(X.transpose(0, 2, 1), n=self.n_fft, axis=-1) * self.synthesis
-        out = np.empty((self.channels, frames.shape[1] * self.hop))
-        overlap_add(np.ascontiguousarray(frames), self.carry, self.hop, out)
+        k = X.shape[2]
+        if not self.fixed:
+            frames = np.fft.irfft(X.transpose(0, 2, 1), n=self.n_fft, axis=-1) * self.synthesis
+            out = np.empty((self.channels, k * self.hop))
+            overlap_add(np.ascontiguousarray(frames), self.carry, self.hop, out)
+            return out
+        spec = X.transpose(0, 2, 1, 3).reshape(self.channels * k, self.n_fft + 2)
+        spec = np.ascontiguousarray(spec)
+        frames = np.empty((spec.shape[0], self.n_fft), spec.dtype)
+        irfft_fixed(spec, frames, self.plan.tw, self.plan.bitrev, self.plan.tw_frac, self.ops)
+        windowed = np.empty(frames.shape, np.int64)
+        window_round(frames.astype(np.int64), self.synth_int, self.synth_frac, windowed)
+        summed = np.empty((self.channels, k * self.hop), np.int64)
+        overlap_add(windowed.reshape(self.channels, k, self.n_fft), self.carry, self.hop, summed)
+        out = np.empty(summed.shape, np.int16)
+        to_q15(summed, self.frac - 15, out)
+        self.ops += self._frame_ops_array() * (k * self.channels)
         return out
+
+    def _frame_ops(self) -> Counter:
+        """Per channel and frame, beside the inverse FFT: window, overlap-add, shift, rounding to q15."""
+        ops = add_ops(Counter(), mul=self.length, add=self.n_fft, move=self.n_fft - self.hop)
+        if self.fixed:
+            add_ops(ops, add=self.length + 2 * self.hop, cmp=2 * self.hop)  # rounding shifts, saturation
+        return ops
+
+    _frame_ops_array = Stft._frame_ops_array
 
     def cost(self) -> Cost:
         c, wb = self.channels, word_bytes(self.ctx)
-        ops = add_ops(Counter(), mul=self.length * c, add=self.n_fft * c, move=(self.n_fft - self.hop) * c)
-        for k, v in rfft_ops(self.n_fft).items():
-            ops[k] += v * c
+        fft = count.irfft(self.n_fft) if self.fixed else rfft_ops(self.n_fft)
         return Cost(
-            ops=ops,
+            ops=_scaled(self._frame_ops() + fft, c),
             frame_rate_hz=self.ctx.sample_rate_hz / self.hop,
             ram_persistent=self.n_fft * c * wb,
             ram_scratch=(self.n_fft + 2) * wb,

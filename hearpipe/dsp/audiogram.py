@@ -68,7 +68,9 @@ class Audiogram(BaseModel):
                 )
             for i, v in enumerate(values):
                 if not (MIN_DB_HL <= v <= MAX_DB_HL) or not np.isfinite(v):
-                    raise ValueError(f"{ear}_db_hl[{i}] = {v:g} dB HL is outside {MIN_DB_HL:g}..{MAX_DB_HL:g}")
+                    raise ValueError(
+                        f"{ear}_db_hl[{i}] = {v:g} dB HL is outside {MIN_DB_HL:g}..{MAX_DB_HL:g}"
+                    )
         return self
 
     @property

@@ -76,7 +76,9 @@ def half_gain(frequencies_hz, thresholds_db_hl) -> tuple[np.ndarray, np.ndarray]
 _RULE_FUNCS = {"nal-r": nal_r, "nal-rp": nal_rp, "half-gain": half_gain}
 
 
-def prescribe(audiogram: Audiogram, rule: str = "nal-r", ear: Ear | None = None) -> tuple[np.ndarray, np.ndarray]:
+def prescribe(
+    audiogram: Audiogram, rule: str = "nal-r", ear: Ear | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Insertion gain (frequencies_hz, gain_db) for one ear of an audiogram by a named rule."""
     if rule not in _RULE_FUNCS:
         raise InvalidInput(f"unknown prescription rule {rule!r} (known: {', '.join(RULES)})")

@@ -72,7 +72,10 @@ def frame_coefficient(per_sample: float, hop: int) -> float:
 
 
 def ansi_settling_time_ms(
-    time_ms: float, divisor: float, ratio: float, step_db: float = ANSI_STEP_DB,
+    time_ms: float,
+    divisor: float,
+    ratio: float,
+    step_db: float = ANSI_STEP_DB,
     tolerance_db: float = ANSI_TOLERANCE_DB,
 ) -> float:
     """Predicted ANSI time of this package's dB-domain detector (ideal, ignoring frame effects)."""
@@ -119,6 +122,39 @@ def level_follower_db(levels, alpha, beta, state, out):
                 s = k * s + (1.0 - k) * v
                 out[c, b, j] = s
             state[c, b] = s
+
+
+@njit(cache=True)
+def peak_limiter_samples(x, alpha, beta, state, full_scale_db_spl, table, table_min, table_step, out):
+    """Time-domain broadband gain: BTNRH peak follower on |x| per sample -> level -> gain table.
+
+    x (C, N) float; state (C,) peak amplitude carried between calls; table (C, L) gains in dB on the grid
+    table_min + table_step * i; out (C, N). A sine's peak amplitude A reads full_scale_db_spl + 20 log10 A
+    (its level). Per sample and in order, so chunking does not change the result.
+    """
+    n_ch, n = x.shape
+    n_l = table.shape[1]
+    for c in range(n_ch):
+        e = state[c]
+        for i in range(n):
+            v = abs(x[c, i])
+            if v >= e:
+                e = alpha * e + (1.0 - alpha) * v
+            else:
+                e = beta * e
+            lev = full_scale_db_spl + 20.0 * np.log10(e if e > 1e-15 else 1e-15)
+            pos = (lev - table_min) / table_step
+            if pos < 0.0:
+                pos = 0.0
+            if pos > n_l - 1.0:
+                pos = n_l - 1.0
+            i0 = int(pos)
+            if i0 > n_l - 2:
+                i0 = n_l - 2
+            fr = pos - i0
+            g_db = table[c, i0] + fr * (table[c, i0 + 1] - table[c, i0])
+            out[c, i] = x[c, i] * 10.0 ** (g_db / 20.0)
+        state[c] = e
 
 
 # -- static curves --------------------------------------------------------------------------------------
@@ -221,7 +257,19 @@ def bin_power_weights(window: np.ndarray, n_fft: int) -> np.ndarray:
 
 @njit(cache=True)
 def band_gain_frames(
-    X, band, weight, n_bands, full_scale_db_spl, alpha, beta, state, table, table_min, table_step, out, level_out
+    X,
+    band,
+    weight,
+    n_bands,
+    full_scale_db_spl,
+    alpha,
+    beta,
+    state,
+    table,
+    table_min,
+    table_step,
+    out,
+    level_out,
 ):
     """The WDRC / gain-table / limiter kernel on STFT frames.
 

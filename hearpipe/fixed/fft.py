@@ -101,7 +101,7 @@ def rfft_fixed(x, out, tw, bitrev, tw_frac, ops):
             wi = np.int64(tw[2 * k + 1])
             xr = ((ar << f) + cr * wr - ci * wi + rnd2) >> (f + 2)
             xi = ((ai << f) + cr * wi + ci * wr + rnd2) >> (f + 2)
-            # bin nc-k: A' = conj A, -jB' = (-Bi... ) from B' = -conj B: -jB' = (Im B', -Re B') = (Bi, Br)
+            # bin nc-k: A' = conj A and B' = -conj B, so -jB' = (Im B, Re B) = (cr, -ci)
             dr = cr
             di = -ci
             wr2 = np.int64(tw[2 * k2])
@@ -207,30 +207,41 @@ class FixedRfft:
     def _arr(self, a, last: int, name: str) -> tuple[np.ndarray, bool]:
         a = np.asarray(a)
         if a.dtype != self.dtype:
-            raise InvalidInput(f"{name} must be {np.dtype(self.dtype).name} for a {self.width} FFT, got {a.dtype}")
+            raise InvalidInput(
+                f"{name} must be {np.dtype(self.dtype).name} for a {self.width} FFT, got {a.dtype}"
+            )
         squeeze = a.ndim == 1
         a2 = np.ascontiguousarray(a[None, :] if squeeze else a)
         if a2.ndim != 2 or a2.shape[1] != last:
             raise InvalidInput(f"{name} must have shape (..., {last}) for N = {self.n}, got {a.shape}")
-        if self.width == "q31" and np.abs(a2.astype(np.int64)).max(initial=0) > (1 << 30):
+        if self.width == "q31" and a2.size and (a2.max() > (1 << 30) or a2.min() < -(1 << 30)):
             raise InvalidInput(f"{name}: the q31 FFT needs |values| <= 2**30 (one bit of headroom)")
         return a2, squeeze
 
-    def forward(self, x, out=None, ops=None) -> np.ndarray:
-        x2, sq = self._arr(x, self.n, "x")
+    def _out(self, out, rows: int, last: int) -> np.ndarray:
         if out is None:
-            out = np.empty((x2.shape[0], self.n + 2), self.dtype)
-        rfft_fixed(x2, out.reshape(x2.shape[0], self.n + 2), self.tw, self.bitrev, self.tw_frac,
-                   new_ops() if ops is None else ops)
-        return out[0] if sq else out
+            return np.empty((rows, last), self.dtype)
+        if out.dtype != self.dtype or out.size != rows * last or not out.flags.c_contiguous:
+            raise InvalidInput(
+                f"out must be a C-contiguous {np.dtype(self.dtype).name} array of {rows} x {last} values, "
+                f"got {out.dtype} {out.shape}"
+            )
+        return out.reshape(rows, last)
+
+    def forward(self, x, out=None, ops=None) -> np.ndarray:
+        """x (N,) or (B, N) -> (N + 2,) or (B, N + 2): DFT / N, interleaved; see the module docstring.
+        Hot loops may call `rfft_fixed(x, out, plan.tw, plan.bitrev, plan.tw_frac, ops)` directly."""
+        x2, sq = self._arr(x, self.n, "x")
+        o = self._out(out, x2.shape[0], self.n + 2)
+        rfft_fixed(x2, o, self.tw, self.bitrev, self.tw_frac, new_ops() if ops is None else ops)
+        return o[0] if sq else o
 
     def inverse(self, xf, out=None, ops=None) -> np.ndarray:
+        """X (N + 2,) or (B, N + 2) -> (N,) or (B, N): numpy.fft.irfft of the integers (1/N included)."""
         x2, sq = self._arr(xf, self.n + 2, "X")
-        if out is None:
-            out = np.empty((x2.shape[0], self.n), self.dtype)
-        irfft_fixed(x2, out.reshape(x2.shape[0], self.n), self.tw, self.bitrev, self.tw_frac,
-                    new_ops() if ops is None else ops)
-        return out[0] if sq else out
+        o = self._out(out, x2.shape[0], self.n)
+        irfft_fixed(x2, o, self.tw, self.bitrev, self.tw_frac, new_ops() if ops is None else ops)
+        return o[0] if sq else o
 
 
 def to_complex(xf: np.ndarray, frac_bits: int = 0) -> np.ndarray:

@@ -16,7 +16,7 @@ from numba import njit
 
 from hearpipe.errors import InvalidInput
 from hearpipe.fixed._opidx import ADD, CMP, MAC8, MAC16, MUL
-from hearpipe.fixed.ops import new_ops, reduce_multiplier, requantize_s64, sat16
+from hearpipe.fixed.ops import check_act_range, new_ops, reduce_multiplier, requantize_s64, sat16
 
 
 @njit("int64(int16[::1], int16[::1], int64[::1])", cache=True)
@@ -70,8 +70,8 @@ def matvec_acc32(w, x, acc, ops):
     m_n, k_n = w.shape
     for m in range(m_n):
         s = np.int32(0)
-        for k in range(k_n):
-            s += np.int32(w[m, k]) * np.int32(x[k])
+        for k in range(k_n):  # kept in int32 each step, so LLVM vectorises 32-bit lanes
+            s = np.int32(s + np.int32(w[m, k]) * np.int32(x[k]))
         acc[m] = s
     ops[MAC8 if w.itemsize == 1 else MAC16] += m_n * k_n
 
@@ -167,11 +167,12 @@ def dense(w, x, bias, multiplier, shift, act_min=-32768, act_max=32767, ops: np.
     x2 = x[None, :] if squeeze else x
     if x2.dtype != np.int16 or x2.ndim != 2 or x2.shape[1] != k_n:
         raise InvalidInput(f"x must be int16 (B, {k_n}) or ({k_n},), got {x.dtype} {x.shape}")
-    b = np.ascontiguousarray(np.broadcast_to(np.asarray(bias, dtype=np.int64), (m_n,)))
-    m = np.ascontiguousarray(np.broadcast_to(np.asarray(multiplier, dtype=np.int32), (m_n,)))
-    s = np.ascontiguousarray(np.broadcast_to(np.asarray(shift, dtype=np.int32), (m_n,)))
+    b = np.array(np.broadcast_to(np.asarray(bias, dtype=np.int64), (m_n,)))
+    m = np.array(np.broadcast_to(np.asarray(multiplier, dtype=np.int32), (m_n,)))
+    s = np.array(np.broadcast_to(np.asarray(shift, dtype=np.int32), (m_n,)))
     if s.min(initial=0) < -31 or s.max(initial=0) > 7:
         raise InvalidInput(f"shift must be in [-31, 7] (arm_nn_requantize_s64), got {s.min()}..{s.max()}")
+    act_min, act_max = check_act_range(act_min, act_max)
     out = np.empty((x2.shape[0], m_n), np.int16)
-    dense_s16(w, x2, b, m, s, int(act_min), int(act_max), out, new_ops() if ops is None else ops)
+    dense_s16(w, x2, b, m, s, act_min, act_max, out, new_ops() if ops is None else ops)
     return out[0] if squeeze else out

@@ -8,6 +8,9 @@ validate and allocate for callers outside hot loops.
 Integers inside kernels are int64 (numba's default), so intermediate products never overflow; values
 are saturated (never wrapped) before they are stored at their storage width. The one exception is
 where CMSIS itself wraps (documented at `requantize`).
+
+numba caches a kernel keyed on its own file: after editing a helper here, clear the cached kernels of
+the modules that inline it (docs/fixed_point.md section 10).
 """
 
 from __future__ import annotations
@@ -245,6 +248,16 @@ def requantize_s64_channels(acc, multiplier, shift, out_offset, act_min, act_max
 
 
 # --- Python helpers (validation, multipliers) ----------------------------------------------------
+def check_act_range(act_min: int, act_max: int, bits: int = 16) -> tuple[int, int]:
+    """Validate an activation clamp for outputs stored in `bits` bits (a wider clamp would let stores wrap)."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if not lo <= int(act_min) <= int(act_max) <= hi:
+        raise InvalidInput(
+            f"activation range [{act_min}, {act_max}] must lie within [{lo}, {hi}] and be ordered"
+        )
+    return int(act_min), int(act_max)
+
+
 def new_ops() -> np.ndarray:
     """A zeroed operation counter for the kernels' `ops` argument (see `hearpipe.fixed.count`)."""
     return np.zeros(N_KINDS, dtype=np.int64)
@@ -299,7 +312,8 @@ def q15_binary(kernel, a, b, ops: np.ndarray | None = None) -> np.ndarray:
 
 def requantize_array(acc, multiplier, shift, out_offset=0, act_min=-32768, act_max=32767, out_dtype=np.int16):
     """Requantise int32 or int64 accumulators (channels, n) per channel (or per tensor with scalar
-    multiplier/shift). int32 input uses `arm_nn_requantize`, int64 input `arm_nn_requantize_s64`."""
+    multiplier/shift). int32 input uses `arm_nn_requantize`, int64 input `arm_nn_requantize_s64`.
+    The clamp [act_min, act_max] is narrowed to out_dtype's range."""
     acc = np.ascontiguousarray(acc)
     if acc.ndim == 1:
         acc = acc[None, :]
@@ -310,7 +324,29 @@ def requantize_array(acc, multiplier, shift, out_offset=0, act_min=-32768, act_m
     s = np.broadcast_to(np.asarray(shift, dtype=np.int32), (c,)).copy()
     if np.any(s < -31) or np.any(s > (30 if acc.dtype == np.int32 else 7)):
         raise InvalidInput(f"shift out of the CMSIS-NN range: {s.min()}..{s.max()}")
+    info = np.iinfo(out_dtype)
+    act_min, act_max = max(int(act_min), int(info.min)), min(int(act_max), int(info.max))  # stores never wrap
+    if act_min > act_max:
+        raise InvalidInput(f"act_min ({act_min}) must not exceed act_max ({act_max})")
     out = np.empty(acc.shape, dtype=out_dtype)
     fn = requantize_channels if acc.dtype == np.int32 else requantize_s64_channels
     fn(acc, m, s, int(out_offset), int(act_min), int(act_max), out, new_ops())
     return out
+
+
+def gain_to_fixed(gain, max_frac: int = 30) -> tuple[np.ndarray, int]:
+    """Linear gains as int64 multipliers with the most fraction bits that keep them below 2**31."""
+    g = np.asarray(gain, dtype=np.float64)
+    top = float(np.max(np.abs(g))) if g.size else 1.0
+    frac = max_frac - max(0, int(np.ceil(np.log2(max(top, 1.0)))) + 1)
+    return np.round(g * (1 << frac)).astype(np.int64), frac
+
+
+def scale_fixed(x: np.ndarray, gain_q: np.ndarray, frac: int) -> np.ndarray:
+    """x * gain_q / 2**frac, rounded half up and saturated to x's integer type (vectorised, exact).
+
+    x is any integer array; gain_q broadcasts against it. Products are formed in int64 (|x| < 2**31 and
+    |gain_q| < 2**31 cannot overflow)."""
+    info = np.iinfo(x.dtype)
+    y = (x.astype(np.int64) * gain_q + (1 << (frac - 1))) >> frac
+    return np.clip(y, info.min, info.max).astype(x.dtype)

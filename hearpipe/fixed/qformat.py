@@ -1,6 +1,7 @@
 """Q formats and float <-> fixed conversion (CMSIS conventions, domain.md section 5).
 
-A value stored as the integer `q` in format Qm.n (m integer bits including sign, n fraction bits,
+A value stored as the integer `q` in format Qm.n (ARM convention as in CMSIS "1.15": m integer bits
+including the sign bit, n fraction bits,
 m + n = storage bits) means `q * 2**-n`. q7 = Q1.7 (int8), q15 = Q1.15 (int16), q31 = Q1.31 (int32).
 Conversions saturate at the rails; they never wrap.
 """
@@ -71,7 +72,7 @@ def saturate(q, bits: int) -> np.ndarray:
 class QFormat:
     """Signed fixed-point format Qm.n: `bits` = m + n storage bits, `frac_bits` = n.
 
-    `QFormat.parse("q15")`, `QFormat.parse("Q3.12")`, `QFormat(16, 12)` all work. frac_bits may exceed
+    `QFormat.parse("q15")`, `QFormat.parse("Q4.12")`, `QFormat(16, 12)` all work. frac_bits may exceed
     bits (small values, e.g. Q-2.18 in 16 bits) or be negative (coarse large values).
     """
 

@@ -6,13 +6,13 @@ kernels, e.g. `hearpipe.fixed.rnn` or a compressor; the `*_array` kernels map th
 
 | function     | input                  | output               | table                          | max error (tests)  |
 | ------------ | ---------------------- | -------------------- | ------------------------------ | ------------------ |
-| sigmoid_q15  | int16 Q3.12 (+-8)      | int16 Q0.15 [0, 1]   | 257 x int32, step 1/32 on [0,8]| <= 1 LSB q15 (*)   |
-| tanh_q15     | int16 Q3.12 (+-8)      | int16 Q0.15 [-1, 1]  | 513 x int32, step 1/64 on [0,8]| <= 1 LSB q15       |
-| log2_q16     | int64 > 0, frac_in     | int32 Q15.16         | 257 x int32 Q16 on [1, 2]      | <= 1 LSB Q16       |
-| exp2_q16     | int32 Q15.16           | int32 with frac_out  | 257 x int64 Q30 on [0, 1]      | <= 2e-6 relative   |
+| sigmoid_q15  | int16 Q4.12 (+-8)      | int16 Q1.15 [0, 1]   | 257 x int32, step 1/32 on [0,8]| 1.25 LSB q15 (*)   |
+| tanh_q15     | int16 Q4.12 (+-8)      | int16 Q1.15 [-1, 1]  | 513 x int32, step 1/64 on [0,8]| 1.53 LSB q15       |
+| log2_q16     | int64 > 0, frac_in     | int32 Q16.16         | 257 x int32 Q16 on [1, 2]      | 1.01 LSB Q16       |
+| exp2_q16     | int32 Q16.16           | int32 with frac_out  | 257 x int64 Q30 on [0, 1]      | <= 2e-6 relative   |
 | rsqrt        | int64 > 0, frac_in     | int32 with frac_out  | 2 x 257 x int32 Q30 on [1, 2]  | <= 2e-6 relative   |
 (*) of the exact function at the quantised input; an input saturated at +-8 gives sigmoid(8) =
-1 - 3.4e-4 instead of ~1, a property of the Q3.12 gate format, not of the table.
+1 - 3.4e-4 instead of ~1, a property of the Q4.12 gate format, not of the table.
 Relative errors are of the output before its final rounding; the final rounding adds 0.5 LSB.
 Non-positive inputs of log2/rsqrt are treated as 1 LSB (log2: the floor -frac_in; rsqrt: saturates).
 """
@@ -26,8 +26,8 @@ from hearpipe.errors import InvalidInput
 from hearpipe.fixed._opidx import ADD, CMP, LUT, MUL
 from hearpipe.fixed.ops import new_ops, rshift_round, sat16, sat32
 
-GATE_FRAC = 12  # sigmoid/tanh inputs are Q3.12
-LOG_FRAC = 16  # log2 and dB values are Q15.16 (int32)
+GATE_FRAC = 12  # sigmoid/tanh inputs are Q4.12
+LOG_FRAC = 16  # log2 and dB values are Q16.16 (int32)
 SIG_SHIFT = 7  # sigmoid table step 2**-5 = 2**(SIG_SHIFT - GATE_FRAC)
 TANH_SHIFT = 6  # tanh table step 2**-6
 DB_PER_LOG2_AMP = 20.0 * np.log10(2.0)  # 6.0206 dB per doubling of amplitude
@@ -38,7 +38,9 @@ def _round_int(v) -> np.ndarray:
     return np.floor(np.asarray(v, dtype=np.float64) + 0.5).astype(np.int64)
 
 
-SIGMOID_TABLE = np.minimum(_round_int(32768.0 / (1.0 + np.exp(-np.arange(257) / 32.0))), 32767).astype(np.int32)
+SIGMOID_TABLE = np.minimum(_round_int(32768.0 / (1.0 + np.exp(-np.arange(257) / 32.0))), 32767).astype(
+    np.int32
+)
 TANH_TABLE = np.minimum(_round_int(32768.0 * np.tanh(np.arange(513) / 64.0)), 32767).astype(np.int32)
 LOG2_TABLE = _round_int(np.log2(1.0 + np.arange(257) / 256.0) * 65536.0).astype(np.int32)
 EXP2_TABLE = _round_int(np.exp2(np.arange(257) / 256.0) * 2.0**30)  # int64: the last entry is 2**31
@@ -48,10 +50,10 @@ RSQRT_TABLE = np.stack(
         _round_int(2.0**30 / np.sqrt(2.0 * (1.0 + np.arange(257) / 256.0))),
     ]
 ).astype(np.int32)  # row 0 for even exponents, row 1 for odd
-C_DB_AMP = int(round(DB_PER_LOG2_AMP * 2**_C_SHIFT))  # log2 -> dB (amplitude)
-C_DB_POW = int(round(DB_PER_LOG2_AMP / 2 * 2**_C_SHIFT))  # log2 -> dB (power)
-C_LOG2_AMP = int(round(1.0 / DB_PER_LOG2_AMP * 2**_C_SHIFT))  # dB -> log2 (amplitude)
-C_LOG2_POW = int(round(2.0 / DB_PER_LOG2_AMP * 2**_C_SHIFT))  # dB -> log2 (power)
+C_DB_AMP = round(DB_PER_LOG2_AMP * 2**_C_SHIFT)  # log2 -> dB (amplitude)
+C_DB_POW = round(DB_PER_LOG2_AMP / 2 * 2**_C_SHIFT)  # log2 -> dB (power)
+C_LOG2_AMP = round(1.0 / DB_PER_LOG2_AMP * 2**_C_SHIFT)  # dB -> log2 (amplitude)
+C_LOG2_POW = round(2.0 / DB_PER_LOG2_AMP * 2**_C_SHIFT)  # dB -> log2 (power)
 
 
 # --- scalar functions (inline into kernels) ------------------------------------------------------
@@ -68,14 +70,14 @@ def _interp(table, a, shift):
 
 @njit(inline="always", cache=True)
 def sigmoid_q15(x, table):
-    """sigmoid of a Q3.12 value -> Q0.15 (0..32767), SIGMOID_TABLE; symmetric: s(-x) = 1 - s(x)."""
+    """sigmoid of a Q4.12 value -> Q1.15 (0..32767), SIGMOID_TABLE; symmetric: s(-x) = 1 - s(x)."""
     v = _interp(table, abs(np.int64(x)), 7)
     return sat16(v if x >= 0 else 32768 - v)
 
 
 @njit(inline="always", cache=True)
 def tanh_q15(x, table):
-    """tanh of a Q3.12 value -> Q0.15 (-32767..32767), TANH_TABLE; odd function."""
+    """tanh of a Q4.12 value -> Q1.15 (-32767..32767), TANH_TABLE; odd function."""
     v = _interp(table, abs(np.int64(x)), 6)
     return sat16(v if x >= 0 else -v)
 
@@ -209,20 +211,20 @@ def _i64(x) -> np.ndarray:
 
 
 def sigmoid(x_q3_12, ops=None) -> np.ndarray:
-    """Sigmoid of int16 Q3.12 values -> int16 Q0.15."""
+    """Sigmoid of int16 Q4.12 values -> int16 Q1.15."""
     x = np.ascontiguousarray(x_q3_12)
     if x.dtype != np.int16:
-        raise InvalidInput(f"sigmoid input must be int16 Q3.12, got {x.dtype}")
+        raise InvalidInput(f"sigmoid input must be int16 Q4.12, got {x.dtype}")
     out = np.empty(x.size, np.int16)
     sigmoid_array(x.ravel(), SIGMOID_TABLE, out, new_ops() if ops is None else ops)
     return out.reshape(x.shape)
 
 
 def tanh(x_q3_12, ops=None) -> np.ndarray:
-    """tanh of int16 Q3.12 values -> int16 Q0.15."""
+    """tanh of int16 Q4.12 values -> int16 Q1.15."""
     x = np.ascontiguousarray(x_q3_12)
     if x.dtype != np.int16:
-        raise InvalidInput(f"tanh input must be int16 Q3.12, got {x.dtype}")
+        raise InvalidInput(f"tanh input must be int16 Q4.12, got {x.dtype}")
     out = np.empty(x.size, np.int16)
     tanh_array(x.ravel(), TANH_TABLE, out, new_ops() if ops is None else ops)
     return out.reshape(x.shape)

@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     from hearpipe.models.weights import load_weights, resolve_weights
     from hearpipe.train.data import default_data_dir
 
-    ap = argparse.ArgumentParser(prog="python -m hearpipe.metrics.evaluate", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m hearpipe.metrics.evaluate", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("weights", help="weight file or builtin:NAME")
     ap.add_argument("--data", default=None, help="data folder (default $HEARPIPE_DATA or ../shared/data)")
     ap.add_argument("--n", type=int, default=12, help="dev utterances (each at 0 and 5 dB)")

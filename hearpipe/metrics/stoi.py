@@ -7,7 +7,9 @@ import numpy as np
 from hearpipe.errors import InvalidInput
 
 
-def stoi(estimate: np.ndarray, reference: np.ndarray, sample_rate_hz: int = 16000, extended: bool = False) -> float:
+def stoi(
+    estimate: np.ndarray, reference: np.ndarray, sample_rate_hz: int = 16000, extended: bool = False
+) -> float:
     """Short-time objective intelligibility (0..1) of `estimate` against clean `reference`."""
     try:
         from pystoi import stoi as _stoi

@@ -16,10 +16,10 @@ The model (causal; Luo et al. 2021 / GC3 adapted for a hearing aid), per frame j
 
 Only operations a fixed-point kernel set has: matrix-vector with bias, PReLU, sigmoid/tanh (tables),
 mean over groups, elementwise multiply/add, log2 (table). No statistics over time: strictly causal.
-Value ranges (float reference, trained models, documented for the fixed-point formats): features
-are within about [-4, 2] (log2 of powers between 2^-27 and 2^16, times 1/8); GRU states are in
-(-1, 1); LSTM cell states are clamped to [-8, 8] is NOT done (torch does not) but stay within a few units;
-masks in (0, 1); group activations measured by `activation_ranges`.
+Value ranges (for the fixed-point formats): features lie in [-3.4, 2.5] (log2 of powers between
+the floor 2^-27 and 2^20, times 1/8); GRU states and tanh/sigmoid outputs in (-1, 1); masks in (0, 1);
+PReLU and residual activations are unbounded in principle: `activation_ranges` measures them on real
+mixtures for a trained model (calibration of the int16 formats). LSTM cell states are not clamped.
 
 The per-frame step (`GroupCommState.step`) is a plain sequence of matrix-vector products on one
 frame: the template for the fixed-point inference. Matrix products run per frame (over the K
@@ -174,7 +174,9 @@ class GroupCommWeights:
         out = {}
         for name, shape in need.items():
             if name not in arrays:
-                raise InvalidInput(f"{source}: weight array {name!r} is missing (needed by {hp.frontend} model)")
+                raise InvalidInput(
+                    f"{source}: weight array {name!r} is missing (needed by {hp.frontend} model)"
+                )
             a = np.asarray(arrays[name], dtype=np.float64)
             if a.shape != shape:
                 raise InvalidInput(f"{source}: weight array {name!r} has shape {a.shape}, expected {shape}")
@@ -250,21 +252,27 @@ class GroupCommState:
         """Recurrent state values kept between frames."""
         return sum(a.size for a in self.h) + sum(a.size for a in self.c)
 
-    def step(self, power: np.ndarray) -> np.ndarray:
-        """One frame: per-feature power (features,) -> masks (C, features)."""
+    def step(self, power: np.ndarray, probe: dict | None = None) -> np.ndarray:
+        """One frame: per-feature power (features,) -> masks (C, features).
+
+        `probe`, if given, collects (min, max) of every intermediate (see `activation_ranges`).
+        """
         hp, w = self.w.hp, self.w
-        f = hp.feat_scale * np.log2(power + hp.log_eps)
+        rec = _recorder(probe)
+        f = rec("features", hp.feat_scale * np.log2(power + hp.log_eps))
         x = matvec(w["in.weight"], w["in.bias"], f[None, :]).reshape(hp.groups, hp.group_dim)
+        rec("in", x)
         for r in range(hp.n_blocks):
             p = f"blocks.{r}."
             if hp.inter == "tac":
-                z = prelu(matvec(w[p + "tac.w1"], w[p + "tac.b1"], x), w[p + "tac.a1"])
-                m = prelu(matvec(w[p + "tac.w2"], w[p + "tac.b2"], z.mean(axis=0, keepdims=True)), w[p + "tac.a2"])
+                z = rec(p + "tac.z", prelu(matvec(w[p + "tac.w1"], w[p + "tac.b1"], x), w[p + "tac.a1"]))
+                zbar = rec(p + "tac.mean", z.mean(axis=0, keepdims=True))
+                m = rec(p + "tac.m", prelu(matvec(w[p + "tac.w2"], w[p + "tac.b2"], zbar), w[p + "tac.a2"]))
                 zm = np.concatenate([z, np.broadcast_to(m, z.shape)], axis=1)
-                x = x + prelu(matvec(w[p + "tac.w3"], w[p + "tac.b3"], zm), w[p + "tac.a3"])
+                x = x + rec(p + "tac.y", prelu(matvec(w[p + "tac.w3"], w[p + "tac.b3"], zm), w[p + "tac.a3"]))
             elif hp.inter == "rnn":
-                x = x + _group_birnn(x, w, p, hp.inter_hidden)
-            s = x
+                x = x + rec(p + "grnn.y", _group_birnn(x, w, p, hp.inter_hidden))
+            s = rec(p + "inter.out", x)
             for layer in range(hp.rnn_layers):
                 i = r * hp.rnn_layers + layer
                 q = f"{p}rnn.{layer}."
@@ -273,9 +281,11 @@ class GroupCommState:
                     self.h[i] = gru_cell(s, self.h[i], *args)
                 else:
                     self.h[i], self.c[i] = lstm_cell(s, self.h[i], self.c[i], *args)
-                s = self.h[i]
-            x = x + matvec(w[p + "out.weight"], w[p + "out.bias"], s)
-        m = sigmoid(matvec(w["mask.weight"], w["mask.bias"], x))  # (K, C*P)
+                    rec(q + "c", self.c[i])
+                s = rec(q + "h", self.h[i])
+            x = x + rec(p + "out", matvec(w[p + "out.weight"], w[p + "out.bias"], s))
+            rec(p + "x", x)
+        m = sigmoid(rec("mask.logits", matvec(w["mask.weight"], w["mask.bias"], x)))  # (K, C*P)
         m = m.reshape(hp.groups, hp.n_outputs, hp.mask_per_group).transpose(1, 0, 2)
         return m.reshape(hp.n_outputs, -1)[:, : hp.features]
 
@@ -288,6 +298,30 @@ class GroupCommState:
         return out
 
 
+def _recorder(probe: dict | None):
+    if probe is None:
+        return lambda name, a: a
+
+    def rec(name: str, a: np.ndarray) -> np.ndarray:
+        lo, hi = float(np.min(a)), float(np.max(a))
+        old = probe.get(name)
+        probe[name] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+        return a
+
+    return rec
+
+
+def activation_ranges(w: GroupCommWeights, power_frames: list[np.ndarray]) -> dict[str, tuple[float, float]]:
+    """(min, max) of every intermediate over streams of power frames (each (features, J)), run from a
+    fresh state each: the calibration data for choosing fixed-point formats."""
+    probe: dict[str, tuple[float, float]] = {}
+    for power in power_frames:
+        st = GroupCommState(w)
+        for j in range(power.shape[1]):
+            st.step(power[:, j], probe)
+    return probe
+
+
 def _group_birnn(x: np.ndarray, w: GroupCommWeights, p: str, hi: int) -> np.ndarray:
     """Bidirectional GRU across the groups of one frame; returns the projected residual (K, D)."""
     k = x.shape[0]
@@ -296,7 +330,9 @@ def _group_birnn(x: np.ndarray, w: GroupCommWeights, p: str, hi: int) -> np.ndar
         q = f"{p}grnn.{tag}."
         h = np.zeros((1, hi))
         for g in order:
-            h = gru_cell(x[g : g + 1], h, w[q + "weight_ih"], w[q + "weight_hh"], w[q + "bias_ih"], w[q + "bias_hh"])
+            h = gru_cell(
+                x[g : g + 1], h, w[q + "weight_ih"], w[q + "weight_hh"], w[q + "bias_ih"], w[q + "bias_hh"]
+            )
             hs[idx, g] = h[0]
     return matvec(w[p + "grnn.proj.weight"], w[p + "grnn.proj.bias"], np.concatenate([hs[0], hs[1]], axis=1))
 
@@ -433,7 +469,7 @@ def state_values(hp: GroupCommHParams) -> int:
 
 def scratch_values(hp: GroupCommHParams) -> int:
     """Largest live activations within one frame (features, x, TAC/RNN intermediates, gates, masks)."""
-    K, d, h, hi = hp.groups, hp.group_dim, hp.hidden, hp.inter_hidden
+    K, h, hi = hp.groups, hp.hidden, hp.inter_hidden
     g = 3 if hp.rnn == "gru" else 4
     inter = K * hi * 2 + hi if hp.inter == "tac" else (2 * K * hi + 6 * hi if hp.inter == "rnn" else 0)
     return hp.features + hp.n_model * 2 + max(inter, K * 2 * g * h, K * hp.n_outputs * hp.mask_per_group)

@@ -97,7 +97,14 @@ def load_weights(path: str | Path, architecture: str | None = None) -> WeightFil
             arrays = {k: z[k] for k in names if k != META_KEY}
     except InvalidInput:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError, io.UnsupportedOperation) as e:
+    except (
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        EOFError,
+        json.JSONDecodeError,
+        io.UnsupportedOperation,
+    ) as e:
         raise InvalidInput(f"{p}: corrupt or unreadable weight file ({type(e).__name__}: {e})") from None
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
@@ -122,7 +129,7 @@ def resolve_weights(ref: str | Path, base_dir: str | Path | None = None) -> Path
     """`builtin:NAME` -> the shipped file hearpipe/models/weights/NAME.npz; else a path (relative to base_dir)."""
     s = str(ref)
     if s.startswith(BUILTIN_PREFIX):
-        name = s[len(BUILTIN_PREFIX):]
+        name = s[len(BUILTIN_PREFIX) :]
         p = BUILTIN_DIR / f"{name}.npz"
         if not p.is_file():
             known = ", ".join(builtin_names()) or "none"

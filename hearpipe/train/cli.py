@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError:
         print("error: training needs PyTorch (pip install 'hearpipe[train]')", file=sys.stderr)
         return 2
-    from hearpipe.train.trainer import Trainer, TrainConfig
+    from hearpipe.train.trainer import TrainConfig, Trainer
 
     path = Path(a.config)
     try:

@@ -74,7 +74,7 @@ class Mixer:
         self.cfg = cfg
         self.speech = read_folder(data_dir / "train" / "speech")
         self.noise = read_folder(data_dir / "train" / "noise")
-        self.n = int(round(cfg.segment_s * SAMPLE_RATE))
+        self.n = round(cfg.segment_s * SAMPLE_RATE)
         self.ltas = self._long_term_spectrum()
 
     def _long_term_spectrum(self) -> np.ndarray:

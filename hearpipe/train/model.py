@@ -80,7 +80,7 @@ class GroupCommNet(nn.Module):
     def __init__(self, hp: GroupCommHParams):
         super().__init__()
         self.hp = hp
-        L, S = hp.window, hp.hop
+        L = hp.window
         if hp.frontend == "stft":
             cos, sin = fourier_basis(L)  # (F, L) analysis rows incl. the window; im = -sum w x sin
             self.register_buffer("enc_basis", torch.from_numpy(np.concatenate([cos, -sin])[:, None, :]))
@@ -126,7 +126,7 @@ class GroupCommNet(nn.Module):
     def decode(self, e: torch.Tensor, m: torch.Tensor, n_samples: int) -> torch.Tensor:
         """Apply masks (B, C, F, J) to e (B, R, J) and overlap-add -> (B, C, n_samples)."""
         L, S = self.hp.window, self.hp.hop
-        b, c, nf, j = m.shape
+        b, c, _, j = m.shape
         if self.hp.frontend == "stft":
             mm = torch.cat([m, m], dim=2)
             basis = self.dec_basis
@@ -184,7 +184,7 @@ class GroupCommNet(nn.Module):
         """Inverse of `export_arrays` (for tests and fine-tuning from a shipped file)."""
         names = self.export_arrays()
         with torch.no_grad():
-            for name, ref in names.items():
+            for name in names:
                 t = self._param_for(name)
                 t.copy_(torch.from_numpy(np.asarray(arrays[name], dtype=np.float64)).reshape(t.shape))
 
@@ -203,8 +203,11 @@ class GroupCommNet(nn.Module):
         parts = rest.split(".")[1:]
         if parts[0] == "tac":
             kind, i = parts[1][0], parts[1][1]
-            return getattr(blk.inter, f"w{i}").weight if kind == "w" else (
-                getattr(blk.inter, f"w{i}").bias if kind == "b" else getattr(blk.inter, f"a{i}").weight)
+            return (
+                getattr(blk.inter, f"w{i}").weight
+                if kind == "w"
+                else (getattr(blk.inter, f"w{i}").bias if kind == "b" else getattr(blk.inter, f"a{i}").weight)
+            )
         if parts[0] == "grnn":
             if parts[1] == "proj":
                 return getattr(blk.inter.proj, parts[2])

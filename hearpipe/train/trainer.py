@@ -73,6 +73,7 @@ class TrainConfig(BaseModel):
     max_minutes: float = 0.0  # stop after this wall time (0: no limit)
     plateau_patience: int = 4  # evaluations without improvement before halving (plateau schedule)
     grad_clip: float = 5.0
+    level_weight: float = 0.01  # x (output/clean level in dB)^2: SI-SNR alone leaves the output level free
     threads: int = 1
     log_every: int = 25
     checkpoint_minutes: float = 5.0
@@ -81,12 +82,19 @@ class TrainConfig(BaseModel):
 
 
 def _si_snr_loss(est: torch.Tensor, ref: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Negative SI-SNR in dB, averaged over the batch (est, ref: (B, T))."""
     est = est - est.mean(-1, keepdim=True)
     ref = ref - ref.mean(-1, keepdim=True)
     t = (est * ref).sum(-1, keepdim=True) / ((ref * ref).sum(-1, keepdim=True) + eps) * ref
     n = est - t
     snr = 10 * torch.log10(((t * t).sum(-1) + eps) / ((n * n).sum(-1) + eps))
     return -snr.mean()
+
+
+def _level_loss(est: torch.Tensor, ref: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    """Mean squared level difference in dB between output and clean speech (keeps the gain at 0 dB)."""
+    d = 10 * torch.log10(((est * est).mean(-1) + eps) / ((ref * ref).mean(-1) + eps))
+    return (d * d).mean()
 
 
 class Trainer:
@@ -225,14 +233,17 @@ class Trainer:
             for g in self.opt.param_groups:
                 g["lr"] = self.lr_at(self.step)
             est = self.net(torch.from_numpy(noisy))[:, 0]
-            loss = _si_snr_loss(est, torch.from_numpy(clean))
+            ref = torch.from_numpy(clean)
+            loss = _si_snr_loss(est, ref)
+            if c.level_weight:
+                loss = loss + c.level_weight * _level_loss(est, ref)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             gn = torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
             if torch.isfinite(gn):
                 self.opt.step()
             self.step += 1
-            loss_acc += float(loss)
+            loss_acc += loss.item()
             n_acc += 1
             if self.step % c.log_every == 0:
                 dt = time.time() - t_log

@@ -1,0 +1,124 @@
+"""`groupcomm`: GroupComm mask estimation and masking on STFT bins or learned-encoder latents (float path).
+
+Input and output have the same format: complex spectrum frames from `stft` (mask real, per bin) or
+latent frames from `conv_encoder` (mask per channel, multiplying the un-normalised encoder output).
+The model's hyper-parameters come from the weight file's metadata and are checked against the
+incoming frames (front end kind, number of features, hop, window). The recurrent state of every
+audio channel is carried across `process` calls; frames are processed one by one, so the output
+does not depend on how the stream is chunked. Causal and frame-wise: no delay of its own.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from pydantic import Field
+
+from hearpipe.blocks.base import Block, BlockParams, Context
+from hearpipe.blocks.stft import word_bytes
+from hearpipe.budget.cost import Cost, add_ops
+from hearpipe.errors import FormatMismatch, InvalidInput
+from hearpipe.graph.format import SignalFormat
+from hearpipe.graph.registry import register
+from hearpipe.models import groupcomm as gc
+from hearpipe.models.weights import load_weights, resolve_weights
+
+
+class GroupCommParams(BlockParams):
+    weights: str = Field(
+        "builtin:enhance_conv",
+        description="weight file: a .npz path or builtin:NAME (see hearpipe/models/weights)",
+    )
+    output: int = Field(
+        0, ge=0, description="which of the model's C outputs (sources) to pass on (0 = speech)"
+    )
+
+
+def load_model(ref: str, ctx: Context) -> gc.GroupCommWeights:
+    """Weight file -> checked float64 weights of a GroupComm model."""
+    wf = load_weights(resolve_weights(ref, ctx.base_dir), gc.ARCHITECTURE)
+    hp = gc.GroupCommHParams.from_dict(wf.hparams, wf.source)
+    return gc.GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
+
+
+@register
+class GroupComm(Block):
+    type_name = "groupcomm"
+    Params = GroupCommParams
+    summary = "GroupComm neural mask estimator (causal, streaming) on STFT bins or learned latents"
+
+    def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
+        (fmt,) = inputs
+        self.expect(fmt, domain=("spectrum", "latent"))
+        try:
+            w = load_model(self.params.weights, ctx)
+        except InvalidInput as e:
+            raise self.fail(f"weights: {e}") from None
+        hp = w.hp
+        src = f"weights {self.params.weights!r}"
+        if hp.frontend == "stft":
+            want = (
+                f"complex STFT frames of {hp.features} bins (n_fft {hp.window}, window {hp.window}, hop {hp.hop}, "
+                "sqrt_hann)"
+            )
+            ok = (
+                fmt.domain == "spectrum" and fmt.complex and fmt.n_fft == hp.window and fmt.frame == hp.window
+                and fmt.hop == hp.hop and fmt.window in ("", "sqrt_hann")
+            )  # fmt: skip
+        else:
+            want = f"latent frames of {hp.features} features (conv encoder window {hp.window}, hop {hp.hop})"
+            ok = (
+                fmt.domain == "latent" and fmt.features == hp.features and fmt.hop == hp.hop
+                and fmt.frame == hp.window
+            )  # fmt: skip
+        if not ok:
+            raise FormatMismatch(f"{self.label()}: {src} expect {want}, but the input is {fmt.describe()}")
+        if abs(hp.sample_rate_hz - fmt.sample_rate_hz) > 1e-6:
+            raise FormatMismatch(
+                f"{self.label()}: {src} were trained at {hp.sample_rate_hz:g} Hz, the input runs at "
+                f"{fmt.sample_rate_hz:g} Hz"
+            )
+        if self.params.output >= hp.n_outputs:
+            raise self.fail(
+                f"output ({self.params.output}) must be below the model's n_outputs ({hp.n_outputs})"
+            )
+        self.w, self.hp, self.ctx, self.fmt = w, hp, ctx, fmt
+        self.channels = fmt.channels
+        return fmt
+
+    def reset(self) -> None:
+        self.states = [gc.GroupCommState(self.w) for _ in range(self.channels)]
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        if x.dtype.kind not in "fc":
+            raise self.fail("fixed-point GroupComm inference is not implemented yet (float devices only)")
+        power = x.real**2 + x.imag**2 if np.iscomplexobj(x) else x * x
+        y = np.empty_like(x)
+        o = self.params.output
+        for c in range(self.channels):
+            st = self.states[c]
+            for j in range(x.shape[2]):
+                m = st.step(power[c, :, j])
+                y[c, :, j] = x[c, :, j] * m[o]
+        return y
+
+    def cost(self) -> Cost:
+        hp, c = self.hp, self.channels
+        fixed = self.ctx.fixed
+        wb = word_bytes(self.ctx)
+        o = gc.ops_per_frame(hp)
+        n_val = 2 if hp.frontend == "stft" else 1  # real values per feature (complex bins: 2)
+        ops = add_ops(Counter(), **{"mac8" if fixed else "mac_f32": (o["mac"] + n_val * hp.features) * c})
+        add_ops(ops, add=o["add"] * c, cmp=o["cmp"] * c, lut=o["lut"] * c)
+        add_ops(ops, mul=(o["mul"] + n_val * hp.features) * c)  # + applying the mask
+        if not fixed:  # float devices compute log2, sigmoid and tanh instead of table look-ups
+            ops["transcendental"] += ops.pop("lut")
+        n_weights = gc.n_params(hp) - (2 * hp.enc_channels * hp.window if hp.frontend == "conv" else 0)
+        return Cost(
+            ops=ops,
+            frame_rate_hz=hp.frame_rate_hz,
+            ram_persistent=gc.state_values(hp) * c * wb,
+            ram_scratch=gc.scratch_values(hp) * wb,
+            rom=n_weights * (1 if fixed else 4),  # int8 weights on fixed devices, float32 otherwise
+        )

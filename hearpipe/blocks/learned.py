@@ -1,0 +1,190 @@
+"""Learned analysis/synthesis (TasNet family): `conv_encoder` and `conv_decoder`, float path.
+
+`conv_encoder`: Conv1d(1, N, W, stride S) without bias; frame j covers the input samples
+[(j+1)S - W, (j+1)S) (zeros before the start), so every input block of k*S samples gives k frames
+(latent `(channels, N, frames)`), no delay of its own.
+`conv_decoder`: ConvTranspose1d(N, 1, W, stride S) + overlap-add; each frame completes S output
+samples, so the pair delays by W - S samples (reported by the decoder).
+Weights (`enc.weight` and `dec.weight`, each (N, W)) come from a `.npz` weight file: the groupcomm
+model's own file (`builtin:enhance_conv`) or any file holding those arrays; W and S come from its
+metadata (`window`, `hop`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from hearpipe.blocks.base import Block, BlockParams, Context
+from hearpipe.blocks.stft import word_bytes
+from hearpipe.budget.cost import Cost, add_ops
+from hearpipe.errors import InvalidInput
+from hearpipe.graph.format import SignalFormat
+from hearpipe.graph.registry import register
+from hearpipe.models.weights import WeightFile, load_weights, resolve_weights
+
+
+def load_codec_weights(ref: str, ctx: Context, array: str) -> tuple[WeightFile, np.ndarray, int, int]:
+    """Open a weight file and return (file, array (N, W) as float64, window W, hop S)."""
+    wf = load_weights(resolve_weights(ref, ctx.base_dir))
+    a = np.asarray(wf.get(array), dtype=np.float64)
+    if a.ndim != 2:
+        raise InvalidInput(f"{wf.source}: {array!r} must be 2-D (channels, window), has shape {a.shape}")
+    W = int(wf.hparams.get("window", a.shape[1]))
+    S = wf.hparams.get("hop")
+    if S is None:
+        raise InvalidInput(f"{wf.source}: metadata has no 'hop' (stride) for the learned encoder/decoder")
+    if W != a.shape[1] or not 1 <= int(S) <= W:
+        raise InvalidInput(f"{wf.source}: window {W} / hop {S} do not fit {array!r} of shape {a.shape}")
+    return wf, np.ascontiguousarray(a), W, int(S)
+
+
+@njit(cache=True)
+def encode_frames(s, enc, hop, out):
+    """out[c, n, j] = sum_i enc[n, i] * s[c, j*hop + i], summed in index order (bit-identical per frame)."""
+    n_ch, N, n_frames = out.shape
+    W = enc.shape[1]
+    for c in range(n_ch):
+        for j in range(n_frames):
+            for n in range(N):
+                acc = 0.0
+                for i in range(W):
+                    acc += enc[n, i] * s[c, j * hop + i]
+                out[c, n, j] = acc
+
+
+@njit(cache=True)
+def decode_frames(e, dec, carry, hop, out):
+    """Transposed conv + overlap-add: frame j adds sum_n e[c, n, j] * dec[n, :] into `carry` (C, W),
+    then emits `hop` finished samples. Same summation order for any number of frames per call."""
+    n_ch, N, n_frames = e.shape
+    W = dec.shape[1]
+    for c in range(n_ch):
+        for j in range(n_frames):
+            for i in range(W):
+                acc = 0.0
+                for n in range(N):
+                    acc += e[c, n, j] * dec[n, i]
+                carry[c, i] += acc
+            for i in range(hop):
+                out[c, j * hop + i] = carry[c, i]
+            for i in range(W - hop):
+                carry[c, i] = carry[c, i + hop]
+            for i in range(W - hop, W):
+                carry[c, i] = 0.0
+
+
+class ConvEncoderParams(BlockParams):
+    weights: str = Field(
+        "builtin:enhance_conv",
+        description="weight file (.npz path or builtin:NAME) holding 'enc.weight' (N, W)",
+    )
+
+
+@register
+class ConvEncoder(Block):
+    type_name = "conv_encoder"
+    Params = ConvEncoderParams
+    summary = "learned Conv1d(1, N, W, stride S) analysis: time -> latent frames"
+
+    def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
+        (fmt,) = inputs
+        self.expect(fmt, domain="time")
+        try:
+            self.wf, self.enc, self.W, self.S = load_codec_weights(self.params.weights, ctx, "enc.weight")
+        except InvalidInput as e:
+            raise self.fail(f"weights: {e}") from None
+        sr = self.wf.hparams.get("sample_rate_hz", fmt.sample_rate_hz)
+        if abs(float(sr) - fmt.sample_rate_hz) > 1e-6:
+            raise self.fail(f"weights were trained at {sr:g} Hz, the graph runs at {fmt.sample_rate_hz:g} Hz")
+        self.ctx = ctx
+        self.channels = fmt.channels
+        self.N = self.enc.shape[0]
+        return SignalFormat("latent", fmt.channels, fmt.sample_rate_hz, self.S, features=self.N, frame=self.W)
+
+    def reset(self) -> None:
+        self.history = np.zeros((self.channels, self.W - self.S))
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        if x.dtype.kind != "f":
+            raise self.fail("the fixed-point learned encoder is not implemented yet (float devices only)")
+        s = np.concatenate([self.history, x], axis=1)
+        self.history = s[:, s.shape[1] - (self.W - self.S) :].copy()
+        out = np.empty((self.channels, self.N, x.shape[1] // self.S))
+        encode_frames(np.ascontiguousarray(s), self.enc, self.S, out)
+        return out
+
+    def cost(self) -> Cost:
+        c, wb = self.channels, word_bytes(self.ctx)
+        fixed = self.ctx.fixed
+        ops = add_ops(Counter(), move=(self.W - self.S) * c)
+        add_ops(ops, **{"mac8" if fixed else "mac_f32": self.N * self.W * c})
+        return Cost(
+            ops=ops,
+            frame_rate_hz=self.ctx.sample_rate_hz / self.S,
+            ram_persistent=(self.W - self.S) * c * wb,
+            ram_scratch=self.W * wb,
+            rom=self.N * self.W * (1 if fixed else 4),
+        )
+
+
+class ConvDecoderParams(BlockParams):
+    weights: str = Field(
+        "builtin:enhance_conv",
+        description="weight file (.npz path or builtin:NAME) holding 'dec.weight' (N, W)",
+    )
+
+
+@register
+class ConvDecoder(Block):
+    type_name = "conv_decoder"
+    Params = ConvDecoderParams
+    summary = "learned ConvTranspose1d(N, 1, W, stride S) synthesis + overlap-add: latent -> time"
+
+    def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
+        (fmt,) = inputs
+        self.expect(fmt, domain="latent")
+        try:
+            self.wf, self.dec, self.W, self.S = load_codec_weights(self.params.weights, ctx, "dec.weight")
+        except InvalidInput as e:
+            raise self.fail(f"weights: {e}") from None
+        N = self.dec.shape[0]
+        if (fmt.features, fmt.hop, fmt.frame) != (N, self.S, self.W):
+            raise self.fail(
+                f"weights {self.wf.source} expect latent frames of {N} features, hop {self.S}, window {self.W}; "
+                f"the input is {fmt.describe()}"
+            )
+        self.ctx = ctx
+        self.channels = fmt.channels
+        self.N = N
+        return SignalFormat("time", fmt.channels, fmt.sample_rate_hz, 1)
+
+    @property
+    def latency_samples(self) -> int:
+        return self.W - self.S
+
+    def reset(self) -> None:
+        self.carry = np.zeros((self.channels, self.W))
+
+    def process(self, e: np.ndarray) -> np.ndarray:
+        if e.dtype.kind != "f":
+            raise self.fail("the fixed-point learned decoder is not implemented yet (float devices only)")
+        out = np.empty((self.channels, e.shape[2] * self.S))
+        decode_frames(np.ascontiguousarray(e, dtype=np.float64), self.dec, self.carry, self.S, out)
+        return out
+
+    def cost(self) -> Cost:
+        c, wb = self.channels, word_bytes(self.ctx)
+        fixed = self.ctx.fixed
+        ops = add_ops(Counter(), add=self.W * c, move=(self.W - self.S) * c)
+        add_ops(ops, **{"mac8" if fixed else "mac_f32": self.N * self.W * c})
+        return Cost(
+            ops=ops,
+            frame_rate_hz=self.ctx.sample_rate_hz / self.S,
+            ram_persistent=self.W * c * wb,
+            ram_scratch=self.W * wb,
+            rom=self.N * self.W * (1 if fixed else 4),
+        )

@@ -1,0 +1,76 @@
+"""`hearpipe measure GRAPH [--json] [--plot DIR] [--device DEVICE] [--quick]`: the virtual test box."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hearpipe measure", description="ANSI S3.22-style test-box measurements of a graph."
+    )
+    p.add_argument("graph", help="graph file (YAML/JSON)")
+    p.add_argument("--device", help="device profile: measure with its arithmetic")
+    p.add_argument("--json", action="store_true", help="print all results as JSON")
+    p.add_argument(
+        "--plot", metavar="DIR", help="write PNG plots (I/O curves, gain-frequency responses) here"
+    )
+    p.add_argument("--quick", action="store_true", help="fewer frequencies")
+    p.add_argument(
+        "--bypass",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="measure with this node replaced by a wire (test mode, e.g. noise reduction off); repeatable",
+    )
+    return p
+
+
+def summary(r: dict) -> str:
+    lines = [
+        f"graph: {r['graph']}  ({r['sample_rate_hz']:g} Hz, full scale = {r['full_scale_db_spl']:g} dB SPL)",
+        f"latency: reported {r['latency_samples']['reported']} samples, measured {r['latency_samples']['measured']}",
+        f"OSPL90: max {r['ospl90']['max_db_spl']:.1f} dB SPL, HFA {r['ospl90']['hfa_db_spl']:.1f} dB SPL",
+        f"full-on gain (HFA, 50 dB SPL in): {r['full_on_gain_db']:.1f} dB;"
+        f" reference-test gain (HFA, 60 dB SPL in): {r['reference_test_gain_db']:.1f} dB",
+        f"attack {r['attack_ms']:.2f} ms, release {r['release_ms']:.1f} ms (2 kHz, 55 <-> 90 dB SPL, 3 dB)"
+        + (
+            "" if r["attack_release"]["settled"] else "  [the output never settled: times are not meaningful]"
+        ),
+    ]
+    if r.get("bypassed"):
+        lines.insert(1, f"bypassed (test mode): {', '.join(r['bypassed'])}")
+    ein = r["equivalent_input_noise_db_spl"]
+    lines.append(
+        "equivalent input noise: " + ("none (output exactly silent)" if ein is None else f"{ein:.1f} dB SPL")
+    )
+    thd = ", ".join(f"{d['frequency_hz']:g} Hz {d['thd_percent']:.2f}%" for d in r["harmonic_distortion"])
+    lines.append(f"harmonic distortion: {thd}")
+    io = r["io_curve"]
+    pts = "  ".join(f"{i:g}->{o:.1f}" for i, o in zip(io["input_db_spl"], io["output_db_spl"]))
+    lines.append(f"I/O at 1 kHz (dB SPL in->out): {pts}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    try:
+        a = build_parser().parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    from hearpipe import load_graph
+    from hearpipe.measure import bypass, measure
+
+    g = load_graph(a.graph, device=a.device)
+    if a.bypass:
+        g = bypass(g, a.bypass)
+    r = measure(g, quick=a.quick)
+    r["bypassed"] = a.bypass
+    if a.plot:
+        from hearpipe.plots import plot_measurements
+
+        r["plots"] = [str(p) for p in plot_measurements(r, a.plot)]
+    print(json.dumps(r, indent=2) if a.json else summary(r))
+    if a.plot and not a.json:
+        print("plots: " + ", ".join(r["plots"]))
+    return 0

@@ -1,0 +1,139 @@
+"""numpy GroupComm reference: streaming == whole sequence (bit-identical), shapes, front ends, cost."""
+
+import numpy as np
+import pytest
+
+from hearpipe.errors import InvalidInput
+from hearpipe.models import groupcomm as gc
+
+SMALL = dict(n_model=16, groups=4, hidden=12, inter_hidden=8, n_blocks=2)
+VARIANTS = [
+    dict(frontend="stft", window=32, hop=16, **SMALL),
+    dict(frontend="conv", window=16, hop=8, enc_channels=20, **SMALL),
+    dict(frontend="stft", window=32, hop=16, rnn="lstm", rnn_layers=2, inter="rnn", n_outputs=2, **SMALL),
+    dict(frontend="conv", window=16, hop=8, enc_channels=12, inter="none", n_model=12, groups=1, hidden=8),
+]
+
+
+@pytest.mark.parametrize("kw", VARIANTS)
+def test_streaming_any_chunking_is_bit_identical(kw, rng):
+    hp = gc.GroupCommHParams(**kw)
+    w = gc.random_weights(hp, seed=3)
+    power = np.exp(rng.standard_normal((hp.features, 40)))
+    whole = gc.GroupCommState(w).process(power)
+    st = gc.GroupCommState(w)
+    parts, j = [], 0
+    for k in [1, 3, 7, 2, 11, 16]:
+        parts.append(st.process(power[:, j : j + k]))
+        j += k
+    assert j == 40
+    np.testing.assert_array_equal(np.concatenate(parts, axis=2), whole)
+    assert whole.shape == (hp.n_outputs, hp.features, 40)
+    assert np.all((whole > 0) & (whole < 1))  # sigmoid masks are bounded
+
+
+def test_reset_restores_the_initial_state(rng):
+    hp = gc.GroupCommHParams(**VARIANTS[2])
+    w = gc.random_weights(hp, seed=1)
+    power = np.exp(rng.standard_normal((hp.features, 12)))
+    st = gc.GroupCommState(w)
+    first = st.process(power)
+    assert not np.array_equal(st.process(power), first)  # the state carries over
+    st.reset()
+    np.testing.assert_array_equal(st.process(power), first)
+
+
+def test_state_makes_the_model_causal(rng):
+    """Changing frame 10 changes no mask before it."""
+    hp = gc.GroupCommHParams(**VARIANTS[0])
+    w = gc.random_weights(hp, seed=2)
+    power = np.exp(rng.standard_normal((hp.features, 20)))
+    a = gc.GroupCommState(w).process(power)
+    power[:, 10] *= 50
+    b = gc.GroupCommState(w).process(power)
+    np.testing.assert_array_equal(a[..., :10], b[..., :10])
+    assert not np.allclose(a[..., 10:], b[..., 10:])
+
+
+def test_stft_front_end_matches_numpy_fft(rng):
+    n, hop = 32, 16
+    x = rng.standard_normal(160)
+    X = gc.stft_frames(x, n, hop)
+    w = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n))
+    xp = np.concatenate([np.zeros(n - hop), x])
+    j = 4  # frame j covers x[(j+1)hop - n, (j+1)hop)
+    np.testing.assert_allclose(X[:, j], np.fft.rfft(w * xp[j * hop : j * hop + n]), atol=1e-12)
+    y = gc.istft_frames(X, n, hop, len(x))
+    np.testing.assert_allclose(y[: len(x) - (n - hop)], x[: len(x) - (n - hop)], atol=1e-12)
+
+
+def test_fourier_conv_basis_reconstructs_perfectly(rng):
+    torch = pytest.importorskip("torch")  # init_conv_basis lives with the trainer
+    del torch
+    from hearpipe.train.model import init_conv_basis
+
+    enc, dec = init_conv_basis(32, 32)
+    x = rng.standard_normal(320)
+    y = gc.conv_decode(gc.conv_encode(x, enc, 16), dec, 16, len(x))
+    np.testing.assert_allclose(y[:-16], x[:-16], atol=1e-12)
+
+
+def test_identity_mask_model_passes_audio_through(rng):
+    """With mask logits forced very high the model is (almost) the analysis-synthesis identity."""
+    hp = gc.GroupCommHParams(**VARIANTS[0])
+    w = gc.random_weights(hp, seed=0)
+    w.arrays["mask.weight"][:] = 0
+    w.arrays["mask.bias"][:] = 40.0
+    x = rng.standard_normal(400)
+    y = gc.enhance(x, w)[0]
+    np.testing.assert_allclose(y[: 400 - 16], x[: 400 - 16], atol=1e-9)
+
+
+def test_hparams_validation_names_the_field():
+    with pytest.raises(InvalidInput, match=r"n_model \(30\) must be divisible by groups \(4\)"):
+        gc.GroupCommHParams(n_model=30, groups=4)
+    with pytest.raises(InvalidInput, match="enc_channels"):
+        gc.GroupCommHParams(frontend="conv", enc_channels=0)
+    with pytest.raises(InvalidInput, match="unknown groupcomm hyper-parameter"):
+        gc.GroupCommHParams.from_dict({"groups": 4, "colour": "red"})
+
+
+def test_weight_shape_mismatch_is_reported():
+    hp = gc.GroupCommHParams(**VARIANTS[0])
+    arrays = dict(gc.random_weights(hp).arrays)
+    arrays["in.weight"] = arrays["in.weight"][:, :-1]
+    with pytest.raises(InvalidInput, match=r"'in.weight' has shape"):
+        gc.GroupCommWeights.from_arrays(hp, arrays)
+    del arrays["mask.bias"]
+    with pytest.raises(InvalidInput, match=r"'mask\.bias' is missing"):
+        gc.GroupCommWeights.from_arrays(
+            hp,
+            {k: v for k, v in arrays.items() if k != "in.weight"}
+            | {"in.weight": np.zeros((hp.n_model, hp.features))},
+        )
+
+
+def test_mac_count_matches_a_hand_count():
+    hp = gc.GroupCommHParams(
+        frontend="stft", window=128, hop=64, n_model=64, groups=4, n_blocks=2, hidden=64, inter_hidden=32
+    )
+    K, D, H, T = 4, 16, 64, 32
+    per_block = (K * T * D + T * T + K * D * 2 * T) + K * 3 * H * (D + H) + K * D * H
+    expected = 64 * 65 + 2 * per_block + K * 17 * D
+    assert gc.ops_per_frame(hp)["mac"] == expected
+    assert gc.n_params(hp) == sum(np.prod(s) for s in gc.expected_shapes(hp).values())
+    assert gc.summary(hp)["mmacs_per_s"] < 50.0
+
+
+def test_activation_ranges_cover_the_intermediates(rng):
+    hp = gc.GroupCommHParams(**VARIANTS[2])
+    w = gc.random_weights(hp, seed=4)
+    power = np.exp(3 * rng.standard_normal((hp.features, 15)))
+    r = gc.activation_ranges(w, [power])
+    f = hp.feat_scale * np.log2(power + hp.log_eps)
+    assert r["features"] == (f.min(), f.max())
+    assert {"blocks.0.grnn.y", "blocks.1.rnn.1.h", "blocks.1.rnn.0.c", "mask.logits"} <= set(r)
+    lo, hi = r["blocks.1.rnn.1.h"]
+    assert -1 < lo <= hi < 1  # LSTM outputs are tanh-bounded
+    # probing does not change the result
+    np.testing.assert_array_equal(gc.GroupCommState(w).process(power), gc.GroupCommState(w).process(power))
