@@ -28,6 +28,7 @@ ANSI_LOW_DB_SPL, ANSI_HIGH_DB_SPL = 55.0, 90.0
 SETTLE_DB = 3.0
 THD_POINTS = ((500.0, 70.0), (800.0, 70.0), (1600.0, 65.0))  # (frequency, input level) as ANSI S3.22
 SILENT_DB_SPL = -150.0
+GUARD_S = 0.02  # steady tones continue this long past what is measured (look-ahead of the graph)
 
 
 # -- signals --------------------------------------------------------------------------------------------
@@ -75,12 +76,12 @@ class _Box:
         """Output level for each input level of a rising staircase (only attacks between steps)."""
         order = np.argsort(levels_db_spl)
         lv = np.asarray(levels_db_spl, dtype=float)[order]
-        each = settle_s + hold_s
-        y = self.run(self.tone(freq_hz, lv, each))
-        n, skip = round(each * self.fs), round(settle_s * self.fs)
+        each = settle_s + hold_s + GUARD_S  # the guard keeps the next step out of a look-ahead's reach
+        y = self.guarded(self.tone(freq_hz, lv, each), freq_hz)
+        n, skip, hold = round(each * self.fs), round(settle_s * self.fs), round(hold_s * self.fs)
         out = np.empty(lv.size)
         for i in range(lv.size):
-            out[i] = level_db_spl(y[i * n + skip : (i + 1) * n], self.fs_db)
+            out[i] = level_db_spl(y[i * n + skip : i * n + skip + hold], self.fs_db)
         res = np.empty_like(out)
         res[order] = out
         return res.tolist()
@@ -89,9 +90,18 @@ class _Box:
         """Output level for separate steady tones at one input level (each from a fresh state)."""
         out = []
         for f in freqs:
-            y = self.run(self.tone(f, [level], seconds))
+            y = self.guarded(self.tone(f, [level], seconds), f)
             out.append(level_db_spl(y[-round(hold_s * self.fs) :], self.fs_db))
         return out
+
+    def guarded(self, x: np.ndarray, freq_hz: float) -> np.ndarray:
+        """Run a tone continued for GUARD_S beyond its end and return the output for the tone's own span:
+        a graph that looks ahead (an STFT) would otherwise see the tone stop while it is still measured."""
+        n = x.size
+        t = np.arange(n, n + round(GUARD_S * self.fs))
+        amp = abs(x[-round(self.fs / freq_hz) * 4 :]).max()  # the last level's peak amplitude
+        tail = amp * np.sin(2 * np.pi * freq_hz * t / self.fs)
+        return self.run(np.concatenate([x, tail]))[:n]
 
 
 # -- individual measurements ----------------------------------------------------------------------------
@@ -209,7 +219,7 @@ def harmonic_distortion(graph, points=THD_POINTS, seconds: float = 0.3) -> list[
     box = _Box(graph)
     res = []
     for f, lv in points:
-        y = box.run(box.tone(f, [lv], seconds))
+        y = box.guarded(box.tone(f, [lv], seconds), f)
         # an integer number of periods (approximately) with a Hann window; read each harmonic's peak bin
         seg = y[y.size // 3 :]
         w = np.hanning(seg.size)

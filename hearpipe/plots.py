@@ -70,6 +70,9 @@ def plot_measurements(result: dict[str, Any], out_dir: str | Path) -> list[Path]
     a2.semilogx(o["frequencies_hz"], o["output_db_spl"], "o-", ms=3, color="C3")
     a2.set(xlabel="frequency (Hz)", ylabel="output (dB SPL)", title="OSPL90 (90 dB SPL input)")
     a2.grid(alpha=0.3, which="both")
+    ticks = [f for f in (125, 250, 500, 1000, 2000, 4000, 8000) if min(o["frequencies_hz"]) / 1.5 <= f]
+    a2.set_xticks(ticks, [f"{f:g}" for f in ticks])
+    a2.minorticks_off()
     paths.append(out / "frequency_response.png")
     fig.tight_layout()
     fig.savefig(paths[-1], dpi=120)

@@ -196,3 +196,15 @@ def test_fixed_point_fir_is_bit_exact_and_within_0_1_db_of_float(rng):
         x = tone_amplitude(70, fs_db) * np.sin(2 * np.pi * f * np.arange(8000) / 16000)
         a, b = g.run(x)[0][1000:], gq.run(x)[0][1000:]
         assert level_db_spl(b, fs_db) == pytest.approx(level_db_spl(a, fs_db), abs=0.1)
+
+
+def test_prescription_on_fixed_spectra_matches_float():
+    g = hearpipe.load_graph(REPO / "graphs" / "nalr_stft.yaml")
+    gq = hearpipe.load_graph(REPO / "graphs" / "nalr_stft.yaml", device="hearing-aid-dsp")
+    assert gq.blocks["nalr"].fixed
+    fs_db = g.spec.full_scale_db_spl
+    for level in (40.0, 70.0):
+        for freq in (1500.0, 3000.0):
+            x = tone_amplitude(level, fs_db) * np.sin(2 * np.pi * freq * np.arange(8000) / 16000)
+            a, b = g.run(x)[0][2000:], gq.run(x)[0][2000:]
+            assert level_db_spl(b, fs_db) == pytest.approx(level_db_spl(a, fs_db), abs=0.1)

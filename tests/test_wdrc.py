@@ -177,7 +177,7 @@ def test_wdrc_cost_counts():
     assert c.frame_rate_hz == FS / 16
     assert c.ops["mul"] == 3 * bins + 2 * bands
     assert c.ops["mac_f32"] == 2 * bins + 3 * bands
-    assert c.ops["cmp"] == 3 * bands and c.ops["add"] == 3 * bands
+    assert c.ops["cmp"] == 4 * bands and c.ops["add"] == 3 * bands
     assert c.ops["transcendental"] == 2 * bands
     assert c.ram_persistent == bands * 4
     assert c.rom == bands * wdrc.TABLE_SIZE * 4 + bins * 5 + 2 * bands * 4

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hearpipe.dsp import wdrc
-from hearpipe.dsp.wdrc_fixed import fixed_ops, prepare_fixed, run_fixed
+from hearpipe.dsp.wdrc_fixed import fixed_ops, prepare_fixed
 from hearpipe.dsp.windows import analysis_window
 from hearpipe.fixed.count import from_array
 from hearpipe.fixed.ops import new_ops
@@ -13,7 +13,7 @@ FS, N_FFT, HOP = 16000.0, 64, 8
 FRAC = 15 - 6  # arm_rfft_q15 of 64 points
 
 
-def setup(channels=1):
+def setup(channels=1, bits=16):
     w = analysis_window("hann", N_FFT)
     band = wdrc.band_of_bins([750, 1500, 3000, 5000], N_FFT, FS)
     nb = int(band.max()) + 1
@@ -34,14 +34,16 @@ def setup(channels=1):
     ]
     alpha = np.array([wdrc.frame_coefficient(a, HOP) for a, _ in coef])
     beta = np.array([wdrc.frame_coefficient(b, HOP) for _, b in coef])
+    frac = FRAC if bits == 16 else 30 - 6
     fx = prepare_fixed(
-        band, w, N_FFT, FRAC, 110.0, alpha, beta, table, wdrc.TABLE_MIN_DB_SPL, wdrc.TABLE_STEP_DB
+        band, w, N_FFT, frac, bits, 110.0, alpha, beta, table, wdrc.TABLE_MIN_DB_SPL, wdrc.TABLE_STEP_DB
     )
-    return w, band, nb, alpha, beta, table, fx
+    return w, band, nb, alpha, beta, table, fx, frac
 
 
-def spectra(rng, channels, frames):
-    """Stepping tones and noise through a 64-point Hann STFT, quantised to the q15 FFT's 9 fractional bits."""
+def spectra(rng, channels, frames, frac=FRAC, bits=16):
+    """Stepping tones and noise through a 64-point Hann STFT, quantised like the fixed stft's output:
+    (channels, bins, frames, 2) [re, im] with `frac` fraction bits in `bits`-bit integers."""
     n = frames * HOP + N_FFT
     t = np.arange(n)
     level = np.repeat(rng.uniform(30, 100, n // 400 + 1), 400)[:n]
@@ -52,26 +54,29 @@ def spectra(rng, channels, frames):
     w = analysis_window("hann", N_FFT)
     idx = np.arange(frames)[:, None] * HOP + np.arange(N_FFT)
     X = np.fft.rfft(x[:, idx] * w, axis=-1).transpose(0, 2, 1)
-    re = np.clip(np.round(X.real * 2**FRAC), -32768, 32767).astype(np.int16)
-    im = np.clip(np.round(X.imag * 2**FRAC), -32768, 32767).astype(np.int16)
-    return re, im
+    lim = 2 ** (bits - 1)
+    q = np.stack([X.real, X.imag], axis=-1) * 2.0**frac
+    return np.clip(np.round(q), -lim, lim - 1).astype(np.int16 if bits == 16 else np.int32)
 
 
-def test_fixed_gains_within_0_1_db_of_float(rng):
-    w, band, nb, alpha, beta, table, fx = setup(2)
-    re, im = spectra(rng, 2, 1500)
-    Xq = (re + 1j * im.astype(np.float64)) * 2.0**-FRAC  # the float kernel sees the same quantised bins
+@pytest.mark.parametrize("bits", [16, 32])
+def test_fixed_gains_within_0_1_db_of_float(rng, bits):
+    w, band, nb, alpha, beta, table, fx, frac = setup(2, bits)
+    Xi = spectra(rng, 2, 1500, frac, bits)
+    Xq = (Xi[..., 0] + 1j * Xi[..., 1].astype(np.float64)) * 2.0**-frac  # the same quantised bins, in float
     out = np.empty_like(Xq)
     levels = np.empty((2, nb, Xq.shape[2]))
     state_f = np.full((2, nb), 50.0)
     wk = wdrc.bin_power_weights(w, N_FFT)
-    wdrc.band_gain_frames(Xq, band, wk, nb, 110.0, alpha, beta, state_f, table, 0.0, 1.0, out, levels)
+    wdrc.band_gain_frames(Xq, band, wk, nb, 110.0, -20.0, alpha, beta, state_f, table, 0.0, 1.0, out, levels)
     state_q = fx.new_state(2, 50.0)
-    ore, oim = run_fixed(fx, re, im, state_q, new_ops())
-    # per band and frame, compare the applied gain on the strongest bin (large enough to read 0.01 dB)
-    mag_in = np.hypot(re, im.astype(np.float64))
-    mag_out = np.hypot(ore, oim.astype(np.float64))
-    big = (mag_in > 300) & (np.maximum(np.abs(ore), np.abs(oim)) < 32000)  # readable, not saturated
+    Yi = fx.run(Xi, state_q, new_ops())
+    assert Yi.dtype == Xi.dtype and Yi.shape == Xi.shape
+    # compare the applied gain on bins large enough to read it to 0.01 dB and not saturated
+    mag_in = np.hypot(Xi[..., 0], Xi[..., 1].astype(np.float64))
+    mag_out = np.hypot(Yi[..., 0], Yi[..., 1].astype(np.float64))
+    top = 0.97 * 2 ** (bits - 1)
+    big = (mag_in > 300 * 2 ** (frac - FRAC)) & (np.abs(Yi).max(axis=-1) < top)
     g_float = 20 * np.log10(np.abs(out[big]) / np.abs(Xq[big]))
     g_fixed = 20 * np.log10(mag_out[big] / mag_in[big])
     assert big.sum() > 1000
@@ -79,31 +84,52 @@ def test_fixed_gains_within_0_1_db_of_float(rng):
     assert np.max(np.abs(state_q / 65536.0 - state_f)) < 0.05
 
 
-def test_fixed_kernel_streams_bit_exactly_and_counts_its_ops(rng):
-    *_, nb, _, _, _, fx = setup(1)
-    re, im = spectra(rng, 1, 200)
+@pytest.mark.parametrize("bits", [16, 32])
+def test_fixed_kernel_streams_bit_exactly_and_counts_its_ops(rng, bits):
+    *_, nb, _, _, _, fx, frac = setup(1, bits)
+    Xi = spectra(rng, 1, 200, frac, bits)
     s1 = fx.new_state(1, 0.0)
-    whole = run_fixed(fx, re, im, s1, new_ops())
+    whole = fx.run(Xi, s1, new_ops())
     s2 = fx.new_state(1, 0.0)
     ops = new_ops()
-    parts = [run_fixed(fx, re[:, :, a:b], im[:, :, a:b], s2, ops) for a, b in ((0, 1), (1, 77), (77, 200))]
-    assert np.array_equal(np.concatenate([p[0] for p in parts], axis=2), whole[0])
-    assert np.array_equal(np.concatenate([p[1] for p in parts], axis=2), whole[1])
+    parts = [fx.run(Xi[:, :, a:b], s2, ops) for a, b in ((0, 1), (1, 77), (77, 200))]
+    assert np.array_equal(np.concatenate(parts, axis=2), whole)
     assert np.array_equal(s1, s2)
-    per_frame = fixed_ops(1, N_FFT // 2 + 1, nb)
+    per_frame = fixed_ops(1, N_FFT // 2 + 1, nb, bits)
     assert from_array(ops) == {k: v * 200 for k, v in per_frame.items()}
 
 
-def test_silence_and_full_scale_do_not_overflow():
-    *_, fx = setup(1)
-    z = np.zeros((1, 33, 5), dtype=np.int16)
+@pytest.mark.parametrize("bits", [16, 32])
+def test_silence_and_full_scale_do_not_overflow(bits):
+    *_, fx, _ = setup(1, bits)
+    dtype = np.int16 if bits == 16 else np.int32
+    z = np.zeros((1, 33, 5, 2), dtype=dtype)
     st = fx.new_state(1, 50.0)
-    ore, _ = run_fixed(fx, z, z, st, new_ops())
-    assert not ore.any()
+    assert not fx.run(z, st, new_ops()).any()
     assert np.all(st < 50 * 65536)  # the level falls toward the floor
-    full = np.full((1, 33, 5), 32767, dtype=np.int16)
-    ore, oim = run_fixed(fx, full, -full, fx.new_state(1, 50.0), new_ops())
-    assert ore.max() <= 32767 and oim.min() >= -32768
+    full = np.zeros((1, 33, 5, 2), dtype=dtype)
+    full[..., 0] = np.iinfo(dtype).max
+    full[..., 1] = np.iinfo(dtype).min
+    y = fx.run(full, fx.new_state(1, 50.0), new_ops())
+    assert np.all(y[..., 0] > 0) and np.all(y[..., 1] < 0)  # saturated, never wrapped
+
+
+def test_wdrc_graph_on_a_fixed_device_matches_float():
+    import hearpipe
+    from hearpipe.measure import attack_release, io_curve
+
+    from .conftest import REPO
+
+    g = hearpipe.load_graph(REPO / "graphs" / "wdrc.yaml")
+    gq = hearpipe.load_graph(REPO / "graphs" / "wdrc.yaml", device="hearing-aid-dsp")
+    assert gq.blocks["compressor"].fixed and gq.blocks["mpo"].fixed
+    levels = np.arange(40.0, 91.0, 10.0)
+    for f in (1000.0, 2500.0):
+        a = np.array(io_curve(g, f, levels)["output_db_spl"])
+        b = np.array(io_curve(gq, f, levels)["output_db_spl"])
+        assert np.max(np.abs(a - b)) < 0.1
+    r = attack_release(gq)
+    assert r["attack_ms"] == pytest.approx(5, rel=0.25) and r["release_ms"] == pytest.approx(50, rel=0.25)
 
 
 def limiter_graph(device=None):

@@ -58,13 +58,6 @@ def fitted_gains(p: FittingParams, ctx: Context, channels: int) -> list[tuple[np
     return [prescribe(ag, p.rule, e) for e in channel_ears(ag, p.ear, channels)]
 
 
-def _require_float(block: Block, fmt: SignalFormat) -> None:
-    if fmt.numeric != "float":
-        raise block.fail(
-            f"the fixed-point version of this block is not written yet; it receives {fmt.describe()}"
-        )
-
-
 # -- prescription on STFT frames --------------------------------------------------------------------------
 class PrescriptionParams(FittingParams):
     frequencies_hz: list[float] | None = Field(
@@ -109,23 +102,38 @@ class Prescription(Block):
     def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
         (fmt,) = inputs
         self.expect(fmt, domain="spectrum")
-        _require_float(self, fmt)
         self.ctx, self.fmt = ctx, fmt
         self.points = self.params.gain_points(ctx, fmt.channels)
         self.factor = np.stack([stft_gain_curve(f, g, fmt.n_fft, fmt.sample_rate_hz) for f, g in self.points])
         self.factor3 = self.factor[:, :, None]
+        self.fixed = fmt.numeric != "float"
+        if self.fixed:
+            if fmt.numeric not in ("int16", "int32") or not fmt.complex:
+                raise self.fail(
+                    f"fixed-point spectra must be int16 or int32 [re, im] pairs, receives {fmt.describe()}"
+                )
+            # gains in Q16.16 (up to +90 dB); each value: saturate(round(x g / 2**16)) at its storage width
+            self.gain_q16 = np.round(self.factor * 65536.0).astype(np.int64)[:, :, None, None]
+            bits = 16 if fmt.numeric == "int16" else 32
+            self.bounds = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
         return fmt
 
     def process(self, X: np.ndarray) -> np.ndarray:
+        if self.fixed:
+            y = (X.astype(np.int64) * self.gain_q16 + (1 << 15)) >> 16
+            return np.clip(y, *self.bounds).astype(X.dtype)
         return X * self.factor3
 
     def cost(self) -> Cost:
         f = self.fmt
         n = f.channels * f.features * (2 if f.complex else 1)
+        ops = add_ops(Counter(), mul=n)
+        if self.fixed:  # rounding add + shift, two saturation bounds per value
+            add_ops(ops, add=2 * n, cmp=2 * n)
         return Cost(
-            ops=add_ops(Counter(), mul=n),
+            ops=ops,
             frame_rate_hz=f.frame_rate_hz,
-            rom=f.channels * f.features * word_bytes(self.ctx),
+            rom=f.channels * f.features * (4 if self.fixed else word_bytes(self.ctx)),
         )
 
 
@@ -346,6 +354,7 @@ class BandDynamics(Block):
                 self.table,
                 self.table_min,
                 self.table_step,
+                wdrc.LEVEL_FLOOR_DB_SPL,
             )
             self.ops = new_ops()
         return fmt
@@ -369,6 +378,7 @@ class BandDynamics(Block):
             self.weight,
             self.n_bands,
             float(self.ctx.full_scale_db_spl),
+            wdrc.LEVEL_FLOOR_DB_SPL,
             self.alpha,
             self.beta,
             self.state,
@@ -396,9 +406,9 @@ class BandDynamics(Block):
         ops = Counter()
         # per bin: |X|^2 (1 mul + 1 mac), weighted accumulate (1 mac), apply real gain to re and im (2 mul)
         add_ops(ops, mul=3 * n * c, mac_f32=2 * n * c)
-        # per band: level (log + scale), follower (compare, add, mac), table index (add, mul, 2 clamps),
+        # per band: level (log + scale, floor), follower (compare, add, mac), table index (add, mul, 2 clamps),
         # interpolation (add, mac), dB -> linear (mul + exp); log/exp are table look-ups on fixed devices
-        add_ops(ops, cmp=3 * b * c, add=3 * b * c, mul=2 * b * c, mac_f32=3 * b * c)
+        add_ops(ops, cmp=4 * b * c, add=3 * b * c, mul=2 * b * c, mac_f32=3 * b * c)
         if self.ctx.fixed:
             add_ops(ops, lut=2 * b * c)
         else:

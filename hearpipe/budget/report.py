@@ -12,6 +12,7 @@ from hearpipe.errors import InvalidInput, OverBudget
 from hearpipe.graph.spec import INPUT
 
 KIB = 1024.0
+ALIGN = 4  # bytes: buffers start on 32-bit word boundaries
 
 
 @dataclass
@@ -177,7 +178,7 @@ def budget_report(graph, device: DeviceProfile | None) -> BudgetReport:
         scratch = graph.blocks[name].cost().ram_scratch
         if scratch:
             buffers.append(Buffer(f"scratch:{name}", scratch, step[name], step[name]))
-    arena = plan(buffers)
+    arena = plan(buffers, align=ALIGN)
 
     sr = graph.spec.sample_rate_hz
     persistent = sum(r.cost.ram_persistent for r in rows)
@@ -188,7 +189,7 @@ def budget_report(graph, device: DeviceProfile | None) -> BudgetReport:
         "macs_per_s": sum(r.macs_per_s for r in rows),
         "ram_persistent_kib": persistent / KIB,
         "arena_kib": arena / KIB,
-        "arena_unshared_kib": sum(b.size for b in buffers) / KIB,
+        "arena_unshared_kib": sum(-(-b.size // ALIGN) * ALIGN for b in buffers) / KIB,
         "ram_kib": (persistent + arena) / KIB,
         "rom_kib": sum(r.cost.rom for r in rows) / KIB,
         "algorithmic_latency_ms": algorithmic_ms,

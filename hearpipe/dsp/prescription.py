@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from scipy.signal import firwin2
 
 from hearpipe.dsp.audiogram import Audiogram, Ear, interpolate_log_frequency
 from hearpipe.dsp.spectral import bin_frequencies_hz, db_to_amplitude, interpolate_gain_db
@@ -113,4 +112,6 @@ def fir_from_gains(frequencies_hz, gains_db, order: int, sample_rate_hz: float) 
     # A dense grid keeps firwin2's linear-in-amplitude interpolation close to linear-in-dB.
     grid = np.linspace(0.0, nyq, 257)
     amp = 10.0 ** (gain_curve_db(f, g, grid) / 20.0)
+    from scipy.signal import firwin2  # imported here: scipy.signal costs ~80 MB of resident memory
+
     return firwin2(order + 1, grid / nyq, amp, window="hamming")

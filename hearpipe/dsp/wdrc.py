@@ -18,8 +18,16 @@ on a constant input is one step with the coefficient to the power `hop`.
 Which measured ANSI times these give depends on the detector and the compression ratio. Here the detector
 smooths the *level in dB* (openMHA `dc` style): after a 35 dB step the level moves exponentially with time
 constant tau, and the output is within 3 dB of its steady state after ``tau ln(35 (1 - 1/CR) / 3)``. With the
-constants above that is 0.80-0.89 x the attack time and 1.09-1.22 x the release time for CR 2.5-4 (the
-STFT's own smoothing lengthens both a little); `hearpipe.measure` measures it on any graph.
+BTNRH divisors that is 0.80-0.89 x the attack time and 1.09-1.22 x the release time for CR 2.5-4. So
+`ansi_coefficients(..., ratio=CR)` can instead derive both divisors from that definition,
+``ln(35 (1 - 1/CR) / 3)``, making the ideal detector's ANSI times equal the configured ones at any ratio
+(the `wdrc` block's default, `time_constants: ansi`). On STFT frames the level of a window is dominated by
+its loud part, so the detector reacts a little early: measured attack times come out 10-20% short
+(graphs/wdrc.yaml: 4.25 ms for 5, 9.0 for 10, 1.6 for 2 ms at a 0.25 ms hop); release times match within
+1%. `hearpipe.measure` measures them on any graph.
+
+Silence reads as LEVEL_FLOOR_DB_SPL in both the float and the fixed kernels, so the release into silence
+(and into any level below the floor) behaves the same in both.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ DB_PER_LOG2 = 10.0 * math.log10(2.0)  # dB of power per log2 unit (3.0103)
 TABLE_MIN_DB_SPL = 0.0
 TABLE_STEP_DB = 1.0
 TABLE_SIZE = 131
-LEVEL_FLOOR_DB_SPL = -20.0  # detector start value and floor (silence)
+LEVEL_FLOOR_DB_SPL = -20.0  # detector start value, and the level silence reads as (float and fixed alike)
 
 
 # -- time constants ---------------------------------------------------------------------------------
@@ -262,6 +270,7 @@ def band_gain_frames(
     weight,
     n_bands,
     full_scale_db_spl,
+    floor_db_spl,
     alpha,
     beta,
     state,
@@ -274,7 +283,7 @@ def band_gain_frames(
     """The WDRC / gain-table / limiter kernel on STFT frames.
 
     X (C, F, K) complex bins; band (F,) band of each bin; weight (F,) calibration weights
-    (see `bin_power_weights`); alpha, beta (B,) per-frame coefficients; state (C, B) detector levels in
+    (see `bin_power_weights`); floor_db_spl: levels below it read as it (silence); alpha, beta (B,) per-frame coefficients; state (C, B) detector levels in
     dB SPL; table (C, B, L) gains in dB on the grid table_min + table_step * i; out (C, F, K) complex;
     level_out (C, B, K) detector levels (for inspection). Every frame is processed alone, in order, so
     results do not depend on how many frames arrive per call.
@@ -293,6 +302,8 @@ def band_gain_frames(
             for b in range(n_bands):
                 p = power[b] if power[b] > 1e-30 else 1e-30
                 lev = full_scale_db_spl + 10.0 * np.log10(p)
+                if lev < floor_db_spl:
+                    lev = floor_db_spl
                 s = state[c, b]
                 k = alpha[b] if lev >= s else beta[b]
                 s = k * s + (1.0 - k) * lev

@@ -54,6 +54,7 @@ class FixedBandGain:
     power_shift: int  # squares are shifted right by this before summing (int32 bins: 8)
     out_bits: int  # storage width of the bins (16 or 32): the output saturates there
     offset_q16: int  # dB SPL of P = 1 (in real units), Q16
+    floor_q16: int  # silence reads as this level, Q16 dB SPL
     att_q30: np.ndarray  # (B,) int64 round((1 - alpha) 2**30)
     rel_q30: np.ndarray  # (B,) int64 round((1 - beta) 2**30)
     table_q16: np.ndarray  # (C, B, L) int32 gains in Q16 dB
@@ -76,6 +77,7 @@ class FixedBandGain:
             self.frac_bits,
             self.power_shift,
             self.offset_q16,
+            self.floor_q16,
             self.att_q30,
             self.rel_q30,
             state,
@@ -106,6 +108,7 @@ def prepare_fixed(
     table,
     table_min: float,
     table_step: float,
+    floor_db_spl: float = -20.0,
 ) -> FixedBandGain:
     """Quantise the float stage's parameters (same arguments as `band_gain_frames` uses) for bins stored in
     `storage_bits` (16 or 32) with `frac_bits` fraction bits (the fixed `stft`'s output format)."""
@@ -126,6 +129,7 @@ def prepare_fixed(
         power_shift=0 if storage_bits == 16 else 8,  # int32 squares < 2**62: 2**54 each keeps sums < 2**63
         out_bits=storage_bits,
         offset_q16=round(offset * Q16),
+        floor_q16=round(floor_db_spl * Q16),
         att_q30=np.round((1.0 - np.asarray(alpha, dtype=np.float64)) * Q30).astype(np.int64),
         rel_q30=np.round((1.0 - np.asarray(beta, dtype=np.float64)) * Q30).astype(np.int64),
         table_q16=np.round(np.asarray(table, dtype=np.float64) * Q16).astype(np.int32),
@@ -143,6 +147,7 @@ def band_gain_frames_fixed(
     frac_bits,
     power_shift,
     offset_q16,
+    floor_q16,
     att_q30,
     rel_q30,
     state,
@@ -158,7 +163,8 @@ def band_gain_frames_fixed(
     exp2_table,
     ops,
 ):
-    """X, out (C, F, K, 2) integer [re, im] bins with `frac_bits` fraction bits; state (C, B) int64 Q16 dB
+    """X, out (C, F, K, 2) integer [re, im] bins with `frac_bits` fraction bits; floor_q16: levels below it
+    read as it (as the float kernel's floor_db_spl); state (C, B) int64 Q16 dB
     (in place); table (C, B, L) int32 Q16 dB; c_db_pow, c_log2_amp: the Q24 scalings of
     `hearpipe.fixed.tables` (arguments: numba freezes globals); lo, hi: output saturation bounds; ops:
     operation counter (see `fixed_ops`). Frame by frame, in order: chunking does not change results."""
@@ -178,6 +184,8 @@ def band_gain_frames_fixed(
             for b in range(n_bands):
                 lg = log2_q16(power[b], 2 * frac_bits - power_shift, log2_table)
                 lev = offset_q16 + mul_const_q24(lg, c_db_pow)
+                if lev < floor_q16:
+                    lev = floor_q16
                 s = state[c, b]
                 k = att_q30[b] if lev >= s else rel_q30[b]
                 s += rshift_round((lev - s) * k, 30)
@@ -205,7 +213,7 @@ def band_gain_frames_fixed(
     ops[MAC16] += frames * 2 * n_f
     ops[ADD] += frames * ((5 + shifts) * n_f + 9 * n_bands)
     ops[MUL] += frames * (2 * n_f + 5 * n_bands)
-    ops[CMP] += frames * (4 * n_f + 4 * n_bands)
+    ops[CMP] += frames * (4 * n_f + 5 * n_bands)
     ops[LUT] += frames * 2 * n_bands
 
 
@@ -215,7 +223,7 @@ def fixed_ops(channels: int, bins: int, bands: int, storage_bits: int = 16) -> C
     Per bin: 2 mac16 (power; "mac16" also for int32 bins, whose squares are pre-shifted: + 2 add) and
     1 add (the doubling shift); applying the gain to re and im: 2 mul, 4 add (rounding add and shift
     each) and 4 cmp (saturation bounds). Per band: 2 lut (log2, exp2), 5 mul (dB scaling, detector,
-    table index, interpolation, log2 scaling), 9 add, 4 cmp (attack or release, three clamps).
+    table index, interpolation, log2 scaling), 9 add, 5 cmp (floor, attack or release, three clamps).
     """
     shifts = 2 if storage_bits == 32 else 0
     return Counter(
@@ -223,7 +231,7 @@ def fixed_ops(channels: int, bins: int, bands: int, storage_bits: int = 16) -> C
             "mac16": channels * 2 * bins,
             "add": channels * ((5 + shifts) * bins + 9 * bands),
             "mul": channels * (2 * bins + 5 * bands),
-            "cmp": channels * (4 * bins + 4 * bands),
+            "cmp": channels * (4 * bins + 5 * bands),
             "lut": channels * 2 * bands,
         }
     )
