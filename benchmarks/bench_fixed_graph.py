@@ -15,9 +15,9 @@ from pathlib import Path
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import hearpipe  # noqa: E402
+import hearpipe
 
 GRAPH = Path(__file__).resolve().parents[1] / "graphs" / "stft_gain.yaml"
 

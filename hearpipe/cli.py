@@ -23,7 +23,7 @@ def _cmd_render(a) -> int:
         device=a.device,
         enforce=not a.no_enforce,
         compensate_latency=a.compensate_latency,
-        progress=None if not a.quiet else False,
+        progress=False if a.quiet else None,
     )
     for r in results:
         print(

@@ -48,8 +48,8 @@ def location(loc: tuple) -> str:
 
 def describe_validation(err: ValidationError, prefix: str = "") -> str:
     lines = []
+    pre = tuple(int(t) if t.isdigit() else t for t in prefix.split(".")) if prefix else ()
     for e in err.errors():
-        pre = tuple(int(t) if t.isdigit() else t for t in prefix.split(".")) if prefix else ()
         where = location(pre + tuple(e["loc"]))
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":

@@ -64,11 +64,14 @@ def main(argv: list[str]) -> int:
     g = load_graph(a.graph, device=a.device)
     if a.bypass:
         g = bypass(g, a.bypass)
+    if a.plot:  # refuse an unusable folder (or a missing matplotlib) before the measurements run
+        from hearpipe.plots import plot_dir, plot_measurements, pyplot
+
+        pyplot()
+        plot_dir(a.plot)
     r = measure(g, quick=a.quick)
     r["bypassed"] = a.bypass
     if a.plot:
-        from hearpipe.plots import plot_measurements
-
         r["plots"] = [str(p) for p in plot_measurements(r, a.plot)]
     print(json.dumps(r, indent=2) if a.json else summary(r))
     if a.plot and not a.json:

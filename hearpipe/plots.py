@@ -3,13 +3,14 @@ attack/release trace. Needs matplotlib (the `plot` extra); imported only when pl
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from hearpipe.errors import InvalidInput
 
 
-def _pyplot():
+def pyplot():
     try:
         import matplotlib
 
@@ -20,11 +21,22 @@ def _pyplot():
     return plt
 
 
+def plot_dir(out_dir: str | Path) -> Path:
+    """Create (if needed) and check the folder plots go to; callers may check it before measuring."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # an existing file of that name, no permission, ...
+        raise InvalidInput(f"--plot {out}: cannot create the plot folder ({e.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise InvalidInput(f"--plot {out}: the plot folder is not writable")
+    return out
+
+
 def plot_measurements(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
     """Write io_curves.png, frequency_response.png and attack_release.png into out_dir; return the paths."""
-    plt = _pyplot()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    plt = pyplot()
+    out = plot_dir(out_dir)
     title = result.get("graph", "")
     paths = []
 

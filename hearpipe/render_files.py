@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from hearpipe.budget.device import DeviceProfile
 from hearpipe.errors import InvalidInput
 from hearpipe.graph.engine import Graph, load_graph
 from hearpipe.progress import Progress
@@ -105,8 +106,14 @@ def render_file(
         skip = g.latency_samples if compensate_latency else 0
         with (
             sf.SoundFile(str(src)) as fin,
+            # the graph may output fewer or more channels than it reads (split, a multichannel mix)
             sf.SoundFile(
-                str(tmp), "w", samplerate=info.samplerate, channels=info.channels, format=fmt, subtype=subtype
+                str(tmp),
+                "w",
+                samplerate=info.samplerate,
+                channels=g.out_format.channels,
+                format=fmt,
+                subtype=subtype,
             ) as fout,
         ):
 
@@ -174,11 +181,15 @@ def render(
     files named like the inputs. With a device and `enforce`, an over-budget graph raises OverBudget
     before any audio is read.
     """
-    g = (
-        graph
-        if isinstance(graph, Graph) and device is None
-        else load_graph(graph.spec if isinstance(graph, Graph) else graph, device=device)
-    )
+    if not isinstance(graph, Graph):
+        g = load_graph(graph, device=device)
+    elif device is None:
+        g = graph
+    else:  # rebuild for the device, keeping the file's name and folder (relative audiogram paths)
+        from hearpipe.budget.profiles import load_device
+
+        dev = device if isinstance(device, DeviceProfile) else load_device(device)
+        g = Graph(graph.spec, source=graph.source, device=dev, base_dir=graph.ctx.base_dir)
     if enforce and g.device is not None:
         g.budget().check()
     srcs = [Path(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]

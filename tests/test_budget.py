@@ -72,3 +72,16 @@ def test_latency_limit_violation_names_latency():
     assert not rep.fits
     with pytest.raises(OverBudget, match=r"latency 64\.00 ms > 10\.00 ms limit"):
         rep.check()
+
+
+def test_q31_spectrum_edges_are_costed_at_32_bits_on_a_16_bit_device():
+    """The fixed stft's q31 spectrum is int32 whatever the device word: the plan must not halve it."""
+    g = hearpipe.load_graph(chain(("stft", {"fixed_fft": "q31"}), ("istft", {})))
+    rep = g.budget(load_device("cortex-m4f"))
+    assert load_device("cortex-m4f").word_bits == 16
+    edge = {b.name: b.size for b in rep.buffers}["edge:n0"]
+    assert edge == 65 * 2 * 4  # 65 complex bins, one frame per 64-sample block, 4 bytes a value
+    q15 = hearpipe.load_graph(chain(("stft", {"fixed_fft": "q15"}), ("istft", {}))).budget(
+        load_device("cortex-m4f")
+    )
+    assert {b.name: b.size for b in q15.buffers}["edge:n0"] == 65 * 2 * 2

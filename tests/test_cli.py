@@ -206,3 +206,37 @@ def test_internal_error_exit_1_without_traceback(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_cmd_devices", boom)
     code, _, err = run("devices", capsys=capsys)
     assert code == 1 and "internal error" in err and "Traceback" not in err
+
+
+def test_render_writes_the_graphs_output_channels(tmp_path, capsys):
+    """A graph that selects one ear of a stereo file writes a mono file (it used to fail writing)."""
+    src, out, g = tmp_path / "st.wav", tmp_path / "left.wav", tmp_path / "split.yaml"
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (1600, 2))
+    sf.write(src, x, 16000, subtype="FLOAT")
+    g.write_text(
+        yaml.safe_dump(
+            {"channels": 2, "nodes": [{"name": "s", "type": "split", "params": {"channels": [1]}}]}
+        )
+    )
+    code, _, err = run("render", g, src, "-o", out, capsys=capsys)
+    assert code == 0, err
+    y, _ = sf.read(out, always_2d=True)
+    assert y.shape == (1600, 1) and np.array_equal(y[:, 0], x[:, 1].astype(np.float32))
+
+
+def test_measure_plot_folder_refused_before_measuring(tmp_path, capsys):
+    not_a_folder = tmp_path / "plots"
+    not_a_folder.write_text("a file")
+    code, out, err = run("measure", REPO / "graphs" / "stft_gain.yaml", "--plot", not_a_folder, capsys=capsys)
+    assert code == 2 and "--plot" in err and "cannot create the plot folder" in err and "Traceback" not in err
+    assert out == ""  # nothing measured
+
+
+def test_render_api_with_a_device_keeps_the_graph_files_folder(tmp_path, tone, monkeypatch):
+    """Rebuilding a loaded graph for a device must still find its audiogram relative to the graph file."""
+    import hearpipe
+
+    monkeypatch.chdir(tmp_path)  # not the graph's folder
+    g = hearpipe.load_graph(REPO / "graphs" / "nalr_stft.yaml")
+    (r,) = hearpipe.render(g, tone, tmp_path / "o.wav", device="desktop", progress=False)
+    assert r.output.exists() and r.duration_s == pytest.approx(1.0)

@@ -89,3 +89,21 @@ def test_counted_fft_ops_equal_the_budget(path, rng):
         counted = from_array(blk.ops)
         per_frame = blk.cost().ops
         assert {k: v / frames for k, v in counted.items()} == {k: v for k, v in per_frame.items() if v}
+
+
+@pytest.mark.parametrize(
+    "spec,name,hop",
+    [
+        (chain(("limiter", {})), "n0", 1),  # time domain: a frame is one sample
+        (chain(("stft", {"fixed_fft": "q15"}), ("istft", {})), "n0", 64),  # + rounding the frame to q15
+        (chain(("stft", {}), ("wdrc", {}), ("istft", {})), "n1", 64),
+    ],
+    ids=["time-limiter", "q15-stft", "wdrc"],
+)
+def test_counted_block_ops_equal_the_budget(spec, name, hop, rng):
+    g = hearpipe.load_graph(spec, device=DEVICE)
+    frames = 40
+    g.run(speech_like(rng, frames * 64))
+    blk = g.blocks[name]
+    counted = {k: v / (frames * 64 // hop) for k, v in from_array(blk.ops).items()}
+    assert counted == {k: v for k, v in blk.cost().ops.items() if v}

@@ -32,6 +32,13 @@ def test_kinds_are_cost_kinds():
     add_ops(Cost().ops, **c)  # accepted by the cost model
 
 
+def test_to_array_is_the_inverse_of_from_array():
+    c = Counter(mac16=7, add=3, move=2)
+    a = count.to_array(c)
+    assert a.dtype == np.int64 and a.shape == (len(OP_KINDS),) and a[OP_KINDS.index("add")] == 3
+    assert count.from_array(a) == c
+
+
 @settings(max_examples=15, deadline=None)
 @given(
     m=st.integers(1, 9),

@@ -187,3 +187,17 @@ def test_conv_wrappers_validate_and_agree_with_kernels():
         conv.pwconv1d(x, w[:, :, 0], 0, mult, [9, 0])
     st_ = np.zeros((3, 4), np.int16)
     assert np.array_equal(conv.fir(x, _i16(5), st_).shape, (3, 12))
+
+
+def test_conv_wrappers_refuse_inputs_the_weights_do_not_fit():
+    """The numba kernels read rows without bounds checks: a mismatched input must be refused first."""
+    x = np.zeros((2, 8), np.int16)
+    mult, shift = quantize_multipliers([0.5] * 4)
+    with pytest.raises(InvalidInput, match="x has 2 channels but the weights expect 3"):
+        conv.conv1d(x, np.zeros((3, 2), np.int16), np.zeros((4, 3, 3), np.int16), 0, mult, shift)
+    with pytest.raises(InvalidInput, match="x has 2 channels but the weights expect 4"):
+        conv.dwconv1d(x, np.zeros((4, 2), np.int16), np.zeros((4, 3), np.int16), 0, mult, shift)
+    with pytest.raises(InvalidInput, match="x has 2 channels but the weights expect 3"):
+        conv.pwconv1d(x, np.zeros((4, 3), np.int16), 0, mult, shift)
+    with pytest.raises(InvalidInput, match=r"weights must be 3-D"):
+        conv.conv1d(x, np.zeros((2, 2), np.int16), np.zeros((4, 2), np.int16), 0, mult, shift)

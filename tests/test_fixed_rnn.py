@@ -154,3 +154,7 @@ def test_rnn_validation_messages():
         q.run(np.zeros((1, 2, I_N + 1), np.int16), *q.new_state(1)[:1])
     with pytest.raises(InvalidInput, match="w_hh must be"):
         RnnQ("lstm", q.w_ih, q.w_hh, q.b_ih, q.b_hh, q.m_ih, q.s_ih, q.m_hh, q.s_hh)
+    with pytest.raises(
+        InvalidInput, match=r"y must be a C-contiguous int16 \(1, 2, "
+    ):  # unchecked: out of bounds
+        q.run(np.zeros((1, 2, I_N), np.int16), *q.new_state(1)[:1], y=np.empty((1, 1, 1), np.int16))

@@ -133,6 +133,54 @@ def test_wrong_channel_count_rejected():
         g.process(np.zeros((3, 10)))
 
 
+@pytest.mark.parametrize(
+    "spec,where",
+    [
+        (chain(("mix", {"weights": [float("nan")]})), r"nodes\[0\]\.params\.weights\[0\]: .*finite"),
+        (chain(("gain", {"gain_db": float("inf")})), r"nodes\[0\]\.params\.gain_db: .*finite"),
+        (
+            chain(
+                ("stft", {}),
+                ("band_gain", {"frequencies_hz": [float("nan")], "gains_db": [3]}),
+                ("istft", {}),
+            ),
+            r"nodes\[1\]\.params\.frequencies_hz\[0\]: .*finite",
+        ),
+        (chain(("gain", {}), sample_rate_hz=float("inf")), r"sample_rate_hz: .*finite"),
+    ],
+    ids=["nan-weight", "inf-gain", "nan-frequency", "inf-rate"],
+)
+def test_nan_and_inf_parameters_rejected(spec, where):
+    """YAML `.nan`/`.inf` pass comparisons-based range checks; they must be refused by name."""
+    with pytest.raises(InvalidInput, match=where):
+        hearpipe.load_graph(spec)
+
+
+def test_mix_weights_bounded_even_on_a_fixed_device():
+    """A huge weight used to reach the fixed path as a negative shift (an internal error)."""
+    for device in (None, "cortex-m4f"):
+        with pytest.raises(InvalidInput, match=r"weights\[1\] = 1e\+12 must lie within -1000\.\.1000"):
+            hearpipe.load_graph(
+                {
+                    "nodes": [
+                        {
+                            "name": "m",
+                            "type": "mix",
+                            "params": {"weights": [1, 1e12]},
+                            "inputs": ["input"] * 2,
+                        }
+                    ]
+                },
+                device=device,
+            )
+
+
+def test_audio_that_is_not_numbers_rejected():
+    g = hearpipe.load_graph(chain(("gain", {})))
+    with pytest.raises(InvalidInput, match="array of numbers"):
+        g.process(["a", "b"])
+
+
 def test_split_selects_channels(rng):
     g = hearpipe.load_graph(chain(("split", {"channels": [1]}), channels=2))
     x = rng.standard_normal((2, 256))
@@ -206,3 +254,16 @@ def test_random_documents_give_clear_errors_not_tracebacks(doc):
         assert str(e)
         return
     g.run(np.zeros((g.channels, 3 * g.block_size)))
+
+
+def test_mix_empty_weights_is_an_error_not_the_default():
+    with pytest.raises(InvalidInput, match=r"weights has 0 values for 1 inputs"):
+        hearpipe.load_graph(chain(("mix", {"weights": []})))
+
+
+def test_fixed_fft_too_short_names_the_node():
+    spec = chain(("stft", {"window_length": 2, "hop": 1}), ("istft", {}))
+    with pytest.raises(
+        InvalidInput, match=r"'n0' \(stft\): the fixed-point FFT needs a power-of-two length >= 4"
+    ):
+        hearpipe.load_graph(spec, device="cortex-m4f")

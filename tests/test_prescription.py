@@ -208,3 +208,15 @@ def test_prescription_on_fixed_spectra_matches_float():
             x = tone_amplitude(level, fs_db) * np.sin(2 * np.pi * freq * np.arange(8000) / 16000)
             a, b = g.run(x)[0][2000:], gq.run(x)[0][2000:]
             assert level_db_spl(b, fs_db) == pytest.approx(level_db_spl(a, fs_db), abs=0.1)
+
+
+def test_fir_with_every_gain_point_above_nyquist_holds_the_lowest_gain():
+    taps = fir_from_gains([9000.0, 10000.0], [12.0, 20.0], 64, 16000)
+    _, h = scipy.signal.freqz(taps, worN=[500, 2000, 6000], fs=16000)
+    np.testing.assert_allclose(20 * np.log10(np.abs(h)), 12.0, atol=0.5)
+
+
+def test_missing_audiogram_names_the_node_and_field(tmp_path):
+    spec = chain(("stft", {}), ("prescription", {"audiogram": "nowhere.yaml"}), ("istft", {}))
+    with pytest.raises(InvalidInput, match=r"nodes\[1\] 'n1' \(prescription\): audiogram: .*nowhere.yaml"):
+        hearpipe.load_graph(spec)

@@ -170,3 +170,10 @@ def test_time_domain_limiter_float_and_fixed(rng):
     from hearpipe.dsp.wdrc_fixed import limiter_fixed_ops
 
     assert from_array(ops) == {k: v * 3000 for k, v in limiter_fixed_ops(1).items()}
+
+
+def test_gain_table_quantisation_saturates_instead_of_wrapping():
+    from hearpipe.dsp.wdrc_fixed import table_to_q16
+
+    q = table_to_q16([[40000.0, -40000.0, 1.5]])  # beyond Q16.16's +-32768 dB: rails, not a wrap
+    assert q.dtype == np.int32 and q.tolist() == [[2**31 - 1, -(2**31), 3 << 15]]

@@ -24,9 +24,13 @@ if TYPE_CHECKING:
 
 
 class BlockParams(BaseModel):
-    """Base of every block's parameters: frozen, unknown fields rejected, units in the names."""
+    """Base of every block's parameters: frozen, unknown fields rejected, units in the names.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    NaN and infinity (YAML `.nan`, `.inf`) are refused in every float field, lists included: they would
+    pass range checks written as comparisons and reach the audio as NaN or a wrapped fixed-point gain.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 @dataclass

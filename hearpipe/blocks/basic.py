@@ -22,7 +22,7 @@ def _values_per_frame(fmt: SignalFormat) -> int:
     return fmt.channels * fmt.features * (2 if fmt.complex else 1)
 
 
-def _scale_ops(fmt: SignalFormat, inputs: int = 1) -> Counter:
+def scale_ops(fmt: SignalFormat, inputs: int = 1) -> Counter:
     """Scaling every value of a frame: a multiply per value and input; in fixed point also the rounding
     shift and the saturation."""
     n = _values_per_frame(fmt)
@@ -72,7 +72,7 @@ class Gain(Block):
         return self.scale(x)
 
     def cost(self) -> Cost:
-        return Cost(ops=_scale_ops(self.fmt), frame_rate_hz=self.fmt.frame_rate_hz, rom=word_bytes(self.ctx))
+        return Cost(ops=scale_ops(self.fmt), frame_rate_hz=self.fmt.frame_rate_hz, rom=word_bytes(self.ctx))
 
 
 class BandGainParams(BlockParams):
@@ -113,7 +113,7 @@ class BandGain(Block):
 
     def cost(self) -> Cost:
         return Cost(
-            ops=_scale_ops(self.fmt),
+            ops=scale_ops(self.fmt),
             frame_rate_hz=self.fmt.frame_rate_hz,
             rom=self.fmt.features * word_bytes(self.ctx),
         )
@@ -156,8 +156,22 @@ class Delay(Block):
         )
 
 
+MAX_MIX_WEIGHT = 1000.0  # +60 dB, the largest gain `gain` accepts
+
+
 class MixParams(BlockParams):
-    weights: list[float] | None = Field(None, description="linear weight of each input; default all 1")
+    weights: list[float] | None = Field(
+        None, description=f"linear weight of each input (|w| <= {MAX_MIX_WEIGHT:g}); default all 1"
+    )
+
+    @model_validator(mode="after")
+    def _range(self):
+        for i, w in enumerate(self.weights or ()):
+            if abs(w) > MAX_MIX_WEIGHT:
+                raise ValueError(
+                    f"weights[{i}] = {w:g} must lie within -{MAX_MIX_WEIGHT:g}..{MAX_MIX_WEIGHT:g}"
+                )
+        return self
 
 
 @register
@@ -174,7 +188,7 @@ class Mix(Block):
                 raise FormatMismatch(
                     f"{self.label()}: input {i} is {f.describe()} but input 0 is {first.describe()}"
                 )
-        w = self.params.weights or [1.0] * len(inputs)
+        w = [1.0] * len(inputs) if self.params.weights is None else self.params.weights
         if len(w) != len(inputs):
             raise self.fail(f"weights has {len(w)} values for {len(inputs)} inputs")
         self.ctx, self.fmt, self.weights = ctx, first, [float(v) for v in w]
@@ -199,7 +213,7 @@ class Mix(Block):
 
     def cost(self) -> Cost:
         return Cost(
-            ops=_scale_ops(self.fmt, len(self.weights)),
+            ops=scale_ops(self.fmt, len(self.weights)),
             frame_rate_hz=self.fmt.frame_rate_hz,
             rom=len(self.weights) * word_bytes(self.ctx),
         )

@@ -16,6 +16,7 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from hearpipe.blocks.base import Block, BlockParams, Context
+from hearpipe.blocks.basic import scale_ops
 from hearpipe.blocks.stft import word_bytes
 from hearpipe.budget.cost import Cost, add_ops
 from hearpipe.dsp import wdrc
@@ -24,6 +25,8 @@ from hearpipe.dsp.prescription import Rule, fir_from_gains, prescribe, stft_gain
 from hearpipe.dsp.spectral import interpolate_gain_db
 from hearpipe.dsp.wdrc_fixed import fixed_ops, limiter_fixed_ops, prepare_fixed, prepare_limiter_fixed
 from hearpipe.dsp.windows import WindowName, analysis_window
+from hearpipe.errors import InvalidInput
+from hearpipe.fixed.conv import push_history
 from hearpipe.fixed.ops import new_ops, sat16
 from hearpipe.fixed.qformat import float_to_fixed
 from hearpipe.fixed.tables import EXP2_TABLE, LOG2_TABLE
@@ -52,10 +55,15 @@ def channel_ears(audiogram: Audiogram, ear: Ear | None, channels: int) -> list[E
     return [audiogram.pick_ear(None)] * channels
 
 
-def fitted_gains(p: FittingParams, ctx: Context, channels: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(frequencies_hz, gain_db) of the rule for each channel."""
-    ag = load_audiogram(ctx.resolve(p.audiogram))
-    return [prescribe(ag, p.rule, e) for e in channel_ears(ag, p.ear, channels)]
+def fitted_gains(
+    p: FittingParams, ctx: Context, channels: int, block: Block
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(frequencies_hz, gain_db) of the rule for each channel; audiogram problems name the block."""
+    try:
+        ag = load_audiogram(ctx.resolve(p.audiogram))
+        return [prescribe(ag, p.rule, e) for e in channel_ears(ag, p.ear, channels)]
+    except InvalidInput as e:
+        raise block.fail(f"audiogram: {e}") from None
 
 
 # -- prescription on STFT frames --------------------------------------------------------------------------
@@ -86,9 +94,9 @@ class PrescriptionParams(FittingParams):
                 raise ValueError("gains_db must lie within -60..80 dB")
         return self
 
-    def gain_points(self, ctx: Context, channels: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def gain_points(self, ctx: Context, channels: int, block: Block) -> list[tuple[np.ndarray, np.ndarray]]:
         if self.audiogram is not None:
-            return fitted_gains(self, ctx, channels)
+            return fitted_gains(self, ctx, channels, block)
         pts = (np.asarray(self.frequencies_hz, float), np.asarray(self.gains_db, float))
         return [pts] * channels
 
@@ -103,7 +111,7 @@ class Prescription(Block):
         (fmt,) = inputs
         self.expect(fmt, domain="spectrum")
         self.ctx, self.fmt = ctx, fmt
-        self.points = self.params.gain_points(ctx, fmt.channels)
+        self.points = self.params.gain_points(ctx, fmt.channels, self)
         self.factor = np.stack([stft_gain_curve(f, g, fmt.n_fft, fmt.sample_rate_hz) for f, g in self.points])
         self.factor3 = self.factor[:, :, None]
         self.fixed = fmt.numeric != "float"
@@ -126,12 +134,8 @@ class Prescription(Block):
 
     def cost(self) -> Cost:
         f = self.fmt
-        n = f.channels * f.features * (2 if f.complex else 1)
-        ops = add_ops(Counter(), mul=n)
-        if self.fixed:  # rounding add + shift, two saturation bounds per value
-            add_ops(ops, add=2 * n, cmp=2 * n)
         return Cost(
-            ops=ops,
+            ops=scale_ops(f),  # a multiply per value; fixed: rounding add + shift, two saturation bounds
             frame_rate_hz=f.frame_rate_hz,
             rom=f.channels * f.features * (4 if self.fixed else word_bytes(self.ctx)),
         )
@@ -154,14 +158,7 @@ def fir_stream(x, taps, history, out):
                 v = x[c, j] if j >= 0 else history[c, order + j]
                 acc += taps[c, k] * v
             out[c, i] = acc
-        if n >= order:
-            for k in range(order):
-                history[c, k] = x[c, n - order + k]
-        else:
-            for k in range(order - n):
-                history[c, k] = history[c, k + n]
-            for k in range(n):
-                history[c, order - n + k] = x[c, k]
+    push_history(x, history)
 
 
 @njit(cache=True)
@@ -182,14 +179,7 @@ def fir_q15_postshift(x, taps, history, post_shift, out):
                 v = x[c, j] if j >= 0 else history[c, order + j]
                 acc += np.int64(taps[c, k]) * np.int64(v)
             out[c, i] = sat16(acc >> sh)
-        if n >= order:
-            for k in range(order):
-                history[c, k] = x[c, n - order + k]
-        else:
-            for k in range(order - n):
-                history[c, k] = history[c, k + n]
-            for k in range(n):
-                history[c, order - n + k] = x[c, k]
+    push_history(x, history)
 
 
 class PrescriptionFirParams(PrescriptionParams):
@@ -212,7 +202,7 @@ class PrescriptionFir(Block):
         (fmt,) = inputs
         self.expect(fmt, domain="time")
         self.ctx, self.fmt = ctx, fmt
-        self.points = self.params.gain_points(ctx, fmt.channels)
+        self.points = self.params.gain_points(ctx, fmt.channels, self)
         self.taps = np.stack(
             [fir_from_gains(f, g, self.params.order, fmt.sample_rate_hz) for f, g in self.points]
         )
@@ -223,6 +213,8 @@ class PrescriptionFir(Block):
             # taps scaled by 2**-shift so they fit q15 (gains > 1); the accumulator is shifted back
             peak = float(np.max(np.abs(self.taps)))
             self.shift = max(0, int(np.ceil(np.log2(peak / (1 - 2.0**-15))))) if peak > 0 else 0
+            if self.shift > 15:  # the kernel shifts the accumulator right by 15 - shift
+                raise self.fail(f"FIR taps up to {peak:g} exceed the q15 FIR's range (at most 2**15)")
             self.taps_q15 = float_to_fixed(self.taps * 2.0**-self.shift, 15, 16, rounding="nearest")
         return fmt
 
@@ -493,6 +485,8 @@ class Wdrc(BandDynamics):
             for k in ("attack_ms", "release_ms"):
                 if not 0.0 < v[k][i] <= 10000.0:
                     raise self.fail(f"{k}[{i}] = {v[k][i]:g} must lie within 0..10000 ms")
+            if not -120.0 <= v["gain_db"][i] <= 120.0:
+                raise self.fail(f"gain_db[{i}] = {v['gain_db'][i]:g} dB must lie within -120..120 dB")
         self.attack_ms, self.release_ms = v["attack_ms"], v["release_ms"]
         self.detector_ratios = v["ratio"] if p.time_constants == "ansi" else None
         self.band_centers_hz = wdrc.band_centers_hz(self.crossovers_hz, fmt.sample_rate_hz)
@@ -509,7 +503,7 @@ class Wdrc(BandDynamics):
 
         gains = np.tile(v["gain_db"], (fmt.channels, 1))
         if p.audiogram is not None:
-            for c, (f, g) in enumerate(fitted_gains(p, ctx, fmt.channels)):
+            for c, (f, g) in enumerate(fitted_gains(p, ctx, fmt.channels, self)):
                 target = interpolate_gain_db(f, g, self.band_centers_hz)
                 # the curve's gain at the fitting level with gain_db = 0 (compression lowers it above TK)
                 at_fit = np.array([float(curve(i, 0.0).gain_at(p.fit_level_db_spl)) for i in range(nb)])
@@ -522,8 +516,12 @@ class Wdrc(BandDynamics):
 
 class GainTableParams(DynamicsParams):
     crossovers_hz: list[float] = Field(description="band edges between 0 Hz and Nyquist (bands = len + 1)")
-    level_min_db_spl: float = Field(0.0, description="input level of the first table column (openMHA gtmin)")
-    level_step_db: float = Field(1.0, gt=0, description="level step between columns (openMHA gtstep)")
+    level_min_db_spl: float = Field(
+        0.0, ge=-100, le=200, description="input level of the first table column in dB SPL (openMHA gtmin)"
+    )
+    level_step_db: float = Field(
+        1.0, ge=0.01, le=100, description="level step between columns in dB (openMHA gtstep)"
+    )
     gains_db: list[list[float]] = Field(
         description="gain in dB, one row per band, one column per input level; held beyond the ends"
     )
@@ -539,6 +537,10 @@ class GainTableParams(DynamicsParams):
             raise ValueError(
                 f"gains_db has {len(self.gains_db)} rows but crossovers_hz makes {len(self.crossovers_hz) + 1} bands"
             )
+        for i, row in enumerate(self.gains_db):
+            for j, g in enumerate(row):
+                if not -120 <= g <= 120:
+                    raise ValueError(f"gains_db[{i}][{j}] = {g:g} dB must lie within -120..120 dB")
         return self
 
 
@@ -605,6 +607,7 @@ class Limiter(BandDynamics):
                 self.table_min,
                 self.table_step,
             )
+            self.ops = new_ops()
         return fmt
 
     def reset(self) -> None:
@@ -616,7 +619,7 @@ class Limiter(BandDynamics):
         if not self.time_domain:
             return super().process(x)
         if self.fixed:
-            return self.fx.run(x, self.peak, new_ops())
+            return self.fx.run(x, self.peak, self.ops)
         x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.empty_like(x)
         wdrc.peak_limiter_samples(

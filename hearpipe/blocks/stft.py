@@ -77,15 +77,24 @@ def rfft_ops(n_fft: int) -> Counter:
 
 
 def word_bytes(ctx: Context) -> int:
-    """Bytes of one stored data word on the target (float32 on float devices and when no device)."""
-    if ctx.device is None or not ctx.device.fixed:
+    """Bytes of one stored data word on the target: 4 (float32) when there is no device, 8 on a float64
+    device, the native word (2 or 4 bytes) on a fixed-point one."""
+    if ctx.device is None or ctx.device.arithmetic == "float32":
         return 4
+    if ctx.device.arithmetic == "float64":
+        return 8
     return 2 if ctx.device.word_bits <= 16 else 4
 
 
+def value_bytes(fmt: SignalFormat, ctx: Context) -> int:
+    """Bytes of one stored value of an edge: a data word, or more where the value is wider than the
+    device's word (the q31 FFT's int32 spectrum on a 16-bit DSP)."""
+    return max(word_bytes(ctx), 4 if fmt.numeric == "int32" else 0)
+
+
 def _fixed_plan(block: Block, n_fft: int, width: str) -> FixedRfft:
-    if n_fft & (n_fft - 1):
-        raise block.fail(f"the fixed-point FFT needs a power-of-two length, n_fft is {n_fft}")
+    if n_fft < 4 or n_fft & (n_fft - 1):
+        raise block.fail(f"the fixed-point FFT needs a power-of-two length >= 4, n_fft is {n_fft}")
     return FixedRfft(n_fft, width)
 
 
@@ -124,6 +133,7 @@ class Stft(Block):
             window=p.window,
         )
         self.fixed = fmt.numeric != "float"
+        self.out_fmt = out
         if not self.fixed:
             return out
         if (fmt.numeric, fmt.frac_bits) != ("q15", 15):
@@ -132,9 +142,10 @@ class Stft(Block):
         self.window_q15 = np.minimum(np.round(self.window * 32768.0), 32767).astype(np.int64)
         frame_frac = 30 if p.fixed_fft == "q31" else 15
         self.ops = new_ops()
-        return out.with_(
+        self.out_fmt = out.with_(
             numeric="int32" if p.fixed_fft == "q31" else "int16", frac_bits=self.plan.forward_frac(frame_frac)
         )
+        return self.out_fmt
 
     def reset(self) -> None:
         p = self.params
@@ -160,29 +171,28 @@ class Stft(Block):
             buf = ((wide.reshape(buf.shape) + (1 << 14)) >> 15).astype(np.int16)  # round to q15
         spec = np.empty((buf.shape[0], p.fft_length + 2), buf.dtype)
         rfft_fixed(buf, spec, self.plan.tw, self.plan.bitrev, self.plan.tw_frac, self.ops)
-        self.ops += self._frame_ops_array() * (k * self.channels)
+        self.ops += count.to_array(self._frame_ops()) * (k * self.channels)
         return spec.reshape(self.channels, k, -1, 2).transpose(0, 2, 1, 3).copy()  # (ch, bins, frames, 2)
 
     def _frame_ops(self) -> Counter:
-        """Per channel and frame, beside the FFT: windowing multiplies and the history shift."""
+        """Per channel and frame, beside the FFT: windowing multiplies and the history shift (and, for
+        the q15 FFT, rounding the Q30 products to q15: a rounding add and a shift each)."""
         p = self.params
-        return add_ops(Counter(), mul=p.window_length, move=p.window_length - p.hop)
-
-    def _frame_ops_array(self) -> np.ndarray:
-        from hearpipe.budget.cost import OP_KINDS
-
-        c = self._frame_ops()
-        return np.array([c.get(k, 0) for k in OP_KINDS], np.int64)
+        ops = add_ops(Counter(), mul=p.window_length, move=p.window_length - p.hop)
+        if self.fixed and p.fixed_fft == "q15":
+            add_ops(ops, add=2 * p.window_length)
+        return ops
 
     def cost(self) -> Cost:
         p, c, wb = self.params, self.channels, word_bytes(self.ctx)
+        vb = value_bytes(self.out_fmt, self.ctx)  # FFT buffer and twiddles at the FFT's width
         fft = count.rfft(p.fft_length) if self.fixed else rfft_ops(p.fft_length)
         return Cost(
             ops=_scaled(self._frame_ops() + fft, c),
             frame_rate_hz=self.ctx.sample_rate_hz / p.hop,
             ram_persistent=(p.window_length - p.hop) * c * wb,
-            ram_scratch=(p.fft_length + 2) * wb,
-            rom=(p.window_length + p.fft_length) * wb,  # window + twiddle table
+            ram_scratch=(p.fft_length + 2) * vb,
+            rom=p.window_length * wb + p.fft_length * vb,  # window + twiddle table
         )
 
 
@@ -203,7 +213,7 @@ class Istft(Block):
         self.expect(fmt, domain="spectrum")
         if not fmt.complex or fmt.n_fft <= 0:
             raise self.fail(f"needs complex STFT frames, receives {fmt.describe()}")
-        self.ctx = ctx
+        self.ctx, self.in_fmt = ctx, fmt
         self.n_fft, self.hop, self.length = fmt.n_fft, fmt.hop, fmt.frame
         name = self.params.window or fmt.window or "sqrt_hann"
         w = analysis_window(name, self.length)
@@ -252,7 +262,7 @@ class Istft(Block):
         overlap_add(windowed.reshape(self.channels, k, self.n_fft), self.carry, self.hop, summed)
         out = np.empty(summed.shape, np.int16)
         to_q15(summed, self.frac - 15, out)
-        self.ops += self._frame_ops_array() * (k * self.channels)
+        self.ops += count.to_array(self._frame_ops()) * (k * self.channels)
         return out
 
     def _frame_ops(self) -> Counter:
@@ -262,15 +272,14 @@ class Istft(Block):
             add_ops(ops, add=self.length + 2 * self.hop, cmp=2 * self.hop)  # rounding shifts, saturation
         return ops
 
-    _frame_ops_array = Stft._frame_ops_array
-
     def cost(self) -> Cost:
         c, wb = self.channels, word_bytes(self.ctx)
+        vb = value_bytes(self.in_fmt, self.ctx)  # overlap-add sums, FFT buffer, twiddles: the FFT's width
         fft = count.irfft(self.n_fft) if self.fixed else rfft_ops(self.n_fft)
         return Cost(
             ops=_scaled(self._frame_ops() + fft, c),
             frame_rate_hz=self.ctx.sample_rate_hz / self.hop,
-            ram_persistent=self.n_fft * c * wb,
-            ram_scratch=(self.n_fft + 2) * wb,
-            rom=(self.length + self.n_fft) * wb,
+            ram_persistent=self.n_fft * c * vb,
+            ram_scratch=(self.n_fft + 2) * vb,
+            rom=self.length * wb + self.n_fft * vb,
         )

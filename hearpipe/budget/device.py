@@ -15,7 +15,7 @@ DEVICES_DIR = Path(__file__).resolve().parents[2] / "devices"
 class DeviceProfile(BaseModel):
     """A device class a graph must fit. Every number should be cited in `sources`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str
     description: str = ""

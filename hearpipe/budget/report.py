@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hearpipe.blocks.stft import word_bytes
+from hearpipe.blocks.stft import value_bytes
 from hearpipe.budget.cost import Cost
 from hearpipe.budget.device import DeviceProfile
 from hearpipe.budget.memory import Buffer, plan
@@ -166,18 +166,16 @@ def budget_report(graph, device: DeviceProfile | None) -> BudgetReport:
     # activation buffers of one engine step, alive from their producer to their last reader
     step = {name: i for i, name in enumerate(graph.order)}
     step[INPUT] = -1
-    wb = word_bytes(graph.ctx)
     buffers = []
     for name, fmt in graph.formats.items():
         readers = [step[n] for n, ins in graph.inputs.items() if name in ins]
         last = max(readers, default=len(graph.order))  # the graph output lives until it is sent out
         frames = graph.block_size // fmt.hop
-        size = fmt.channels * fmt.features * frames * (2 if fmt.complex else 1) * wb
+        size = fmt.channels * fmt.features * frames * (2 if fmt.complex else 1) * value_bytes(fmt, graph.ctx)
         buffers.append(Buffer(f"edge:{name}", size, step[name], last))
-    for name in graph.order:
-        scratch = graph.blocks[name].cost().ram_scratch
-        if scratch:
-            buffers.append(Buffer(f"scratch:{name}", scratch, step[name], step[name]))
+    for r in rows:
+        if r.cost.ram_scratch:
+            buffers.append(Buffer(f"scratch:{r.name}", r.cost.ram_scratch, step[r.name], step[r.name]))
     arena = plan(buffers, align=ALIGN)
 
     sr = graph.spec.sample_rate_hz

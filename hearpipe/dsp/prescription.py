@@ -85,15 +85,12 @@ def prescribe(
     return _RULE_FUNCS[rule](audiogram.frequencies_hz, audiogram.thresholds(ear))
 
 
-def gain_curve_db(frequencies_hz, gains_db, query_hz) -> np.ndarray:
-    """Gain in dB at `query_hz`: linear interpolation in dB over linear frequency, edge values held
-    (to 0 Hz and to Nyquist), as pyclarity's NAL-R filter design does."""
-    return interpolate_gain_db(frequencies_hz, gains_db, query_hz)
-
-
 def stft_gain_curve(frequencies_hz, gains_db, n_fft: int, sample_rate_hz: float) -> np.ndarray:
-    """Per-bin linear (amplitude) gains, shape (n_fft // 2 + 1,), for an rfft of length n_fft."""
-    return db_to_amplitude(gain_curve_db(frequencies_hz, gains_db, bin_frequencies_hz(n_fft, sample_rate_hz)))
+    """Per-bin linear (amplitude) gains, shape (n_fft // 2 + 1,), for an rfft of length n_fft: the gain
+    points interpolated in dB over linear frequency, edge values held to 0 Hz and Nyquist."""
+    return db_to_amplitude(
+        interpolate_gain_db(frequencies_hz, gains_db, bin_frequencies_hz(n_fft, sample_rate_hz))
+    )
 
 
 def fir_from_gains(frequencies_hz, gains_db, order: int, sample_rate_hz: float) -> np.ndarray:
@@ -108,10 +105,11 @@ def fir_from_gains(frequencies_hz, gains_db, order: int, sample_rate_hz: float) 
     f = np.asarray(frequencies_hz, dtype=np.float64)
     g = np.asarray(gains_db, dtype=np.float64)
     keep = f < nyq
+    keep[0] = True  # all points at or above Nyquist: the lowest one's gain holds everywhere
     f, g = f[keep], g[keep]
     # A dense grid keeps firwin2's linear-in-amplitude interpolation close to linear-in-dB.
     grid = np.linspace(0.0, nyq, 257)
-    amp = 10.0 ** (gain_curve_db(f, g, grid) / 20.0)
+    amp = db_to_amplitude(interpolate_gain_db(f, g, grid))
     from scipy.signal import firwin2  # imported here: scipy.signal costs ~80 MB of resident memory
 
     return firwin2(order + 1, grid / nyq, amp, window="hamming")

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from hearpipe.dsp.spectral import bin_frequencies_hz
+
 ATTACK_DIVISOR = 2.425  # ANSI attack time -> detector time constant (BTNRH)
 RELEASE_DIVISOR = 1.782  # ANSI release time -> detector time constant (BTNRH)
 ANSI_STEP_DB = 35.0  # ANSI S3.22 attack/release test: 55 <-> 90 dB SPL
@@ -93,6 +95,12 @@ def ansi_settling_time_ms(
 
 
 # -- level detectors --------------------------------------------------------------------------------
+@njit(inline="always", cache=True)
+def peak_step(e, v, alpha, beta):
+    """One sample of the BTNRH peak follower: attack towards v = |x| while v >= e, else pure decay."""
+    return alpha * e + (1.0 - alpha) * v if v >= e else beta * e
+
+
 @njit(cache=True)
 def peak_follower(x, alpha, beta, state, out):
     """BTNRH/Tympan per-sample peak follower on |x| (linear amplitude): reference for time-domain use.
@@ -104,11 +112,7 @@ def peak_follower(x, alpha, beta, state, out):
     for c in range(n_ch):
         e = state[c]
         for i in range(n):
-            v = abs(x[c, i])
-            if v >= e:
-                e = alpha * e + (1.0 - alpha) * v
-            else:
-                e = beta * e
+            e = peak_step(e, abs(x[c, i]), alpha, beta)
             out[c, i] = e
         state[c] = e
 
@@ -132,6 +136,23 @@ def level_follower_db(levels, alpha, beta, state, out):
             state[c, b] = s
 
 
+@njit(inline="always", cache=True)
+def table_gain_db(row, level_db_spl, table_min, table_step):
+    """Gain in dB of one table row (L,) at a level: linear interpolation on the grid table_min +
+    table_step * i, levels off the grid holding the edge value (the kernels' form of `table_lookup`)."""
+    n_l = row.shape[0]
+    pos = (level_db_spl - table_min) / table_step
+    if pos < 0.0:
+        pos = 0.0
+    if pos > n_l - 1.0:
+        pos = n_l - 1.0
+    i0 = int(pos)
+    if i0 > n_l - 2:
+        i0 = n_l - 2
+    fr = pos - i0
+    return row[i0] + fr * (row[i0 + 1] - row[i0])
+
+
 @njit(cache=True)
 def peak_limiter_samples(x, alpha, beta, state, full_scale_db_spl, table, table_min, table_step, out):
     """Time-domain broadband gain: BTNRH peak follower on |x| per sample -> level -> gain table.
@@ -141,26 +162,12 @@ def peak_limiter_samples(x, alpha, beta, state, full_scale_db_spl, table, table_
     (its level). Per sample and in order, so chunking does not change the result.
     """
     n_ch, n = x.shape
-    n_l = table.shape[1]
     for c in range(n_ch):
         e = state[c]
         for i in range(n):
-            v = abs(x[c, i])
-            if v >= e:
-                e = alpha * e + (1.0 - alpha) * v
-            else:
-                e = beta * e
+            e = peak_step(e, abs(x[c, i]), alpha, beta)
             lev = full_scale_db_spl + 20.0 * np.log10(e if e > 1e-15 else 1e-15)
-            pos = (lev - table_min) / table_step
-            if pos < 0.0:
-                pos = 0.0
-            if pos > n_l - 1.0:
-                pos = n_l - 1.0
-            i0 = int(pos)
-            if i0 > n_l - 2:
-                i0 = n_l - 2
-            fr = pos - i0
-            g_db = table[c, i0] + fr * (table[c, i0 + 1] - table[c, i0])
+            g_db = table_gain_db(table[c], lev, table_min, table_step)
             out[c, i] = x[c, i] * 10.0 ** (g_db / 20.0)
         state[c] = e
 
@@ -234,7 +241,7 @@ def table_lookup(table, level_db_spl, min_db_spl: float, step_db: float) -> np.n
 # -- spectral band levels -------------------------------------------------------------------------------
 def band_of_bins(crossovers_hz, n_fft: int, sample_rate_hz: float) -> np.ndarray:
     """Band index (int64) of every rfft bin: band b holds bins with edge[b] <= f < edge[b + 1]."""
-    f = np.arange(n_fft // 2 + 1) * sample_rate_hz / n_fft
+    f = bin_frequencies_hz(n_fft, sample_rate_hz)
     return np.searchsorted(np.asarray(crossovers_hz, dtype=np.float64), f, side="right").astype(np.int64)
 
 
@@ -289,7 +296,6 @@ def band_gain_frames(
     results do not depend on how many frames arrive per call.
     """
     n_ch, n_f, n_k = X.shape
-    n_l = table.shape[2]
     power = np.empty(n_bands)
     gain = np.empty(n_bands)
     for c in range(n_ch):
@@ -309,16 +315,7 @@ def band_gain_frames(
                 s = k * s + (1.0 - k) * lev
                 state[c, b] = s
                 level_out[c, b, j] = s
-                pos = (s - table_min) / table_step
-                if pos < 0.0:
-                    pos = 0.0
-                if pos > n_l - 1.0:
-                    pos = n_l - 1.0
-                i0 = int(pos)
-                if i0 > n_l - 2:
-                    i0 = n_l - 2
-                fr = pos - i0
-                g_db = table[c, b, i0] + fr * (table[c, b, i0 + 1] - table[c, b, i0])
+                g_db = table_gain_db(table[c, b], s, table_min, table_step)
                 gain[b] = 10.0 ** (g_db / 20.0)
             for f in range(n_f):
                 out[c, f, j] = X[c, f, j] * gain[band[f]]

@@ -43,6 +43,12 @@ Q16 = 1 << 16
 Q30 = 1 << 30
 
 
+def table_to_q16(table) -> np.ndarray:
+    """Gain table in dB -> Q16.16 int32, saturated (a wrap would turn a huge gain into a cut)."""
+    q = np.round(np.asarray(table, dtype=np.float64) * Q16)
+    return np.clip(q, -(1 << 31), (1 << 31) - 1).astype(np.int32)
+
+
 @dataclass
 class FixedBandGain:
     """Integer constants and tables of one prepared band-gain stage (built once, in `prepare`)."""
@@ -132,10 +138,29 @@ def prepare_fixed(
         floor_q16=round(floor_db_spl * Q16),
         att_q30=np.round((1.0 - np.asarray(alpha, dtype=np.float64)) * Q30).astype(np.int64),
         rel_q30=np.round((1.0 - np.asarray(beta, dtype=np.float64)) * Q30).astype(np.int64),
-        table_q16=np.round(np.asarray(table, dtype=np.float64) * Q16).astype(np.int32),
+        table_q16=table_to_q16(table),
         table_min_q16=round(table_min * Q16),
         inv_step_q24=round((1 << 24) / table_step),
     )
+
+
+@njit(inline="always", cache=True)
+def table_gain_q16(row, level_q16, table_min_q16, inv_step_q24):
+    """Gain (Q16 dB) of one table row (L,) int32 at a Q16 dB level: index by a Q24 reciprocal multiply
+    of the grid step, interpolate with a 16-bit fraction; levels off the grid hold the edge value."""
+    n_l = row.shape[0]
+    pos = ((level_q16 - table_min_q16) * inv_step_q24) >> 24
+    if pos < 0:
+        pos = 0
+    if pos > (n_l - 1) << 16:
+        pos = (n_l - 1) << 16
+    i0 = pos >> 16
+    fr = pos & 0xFFFF
+    if i0 >= n_l - 1:
+        i0 = n_l - 2
+        fr = 1 << 16
+    g0 = np.int64(row[i0])
+    return g0 + rshift_round((np.int64(row[i0 + 1]) - g0) * fr, 16)
 
 
 @njit(cache=True)
@@ -169,8 +194,6 @@ def band_gain_frames_fixed(
     `hearpipe.fixed.tables` (arguments: numba freezes globals); lo, hi: output saturation bounds; ops:
     operation counter (see `fixed_ops`). Frame by frame, in order: chunking does not change results."""
     n_ch, n_f, n_k, _ = X.shape
-    n_l = table.shape[2]
-    top = (n_l - 1) << 16
     power = np.zeros(n_bands, dtype=np.int64)
     gain = np.zeros(n_bands, dtype=np.int64)
     for c in range(n_ch):
@@ -190,18 +213,7 @@ def band_gain_frames_fixed(
                 k = att_q30[b] if lev >= s else rel_q30[b]
                 s += rshift_round((lev - s) * k, 30)
                 state[c, b] = s
-                pos = ((s - table_min_q16) * inv_step_q24) >> 24
-                if pos < 0:
-                    pos = 0
-                if pos > top:
-                    pos = top
-                i0 = pos >> 16
-                fr = pos & 0xFFFF
-                if i0 >= n_l - 1:
-                    i0 = n_l - 2
-                    fr = 1 << 16
-                g0 = np.int64(table[c, b, i0])
-                g_db = g0 + rshift_round((np.int64(table[c, b, i0 + 1]) - g0) * fr, 16)
+                g_db = table_gain_q16(table[c, b], s, table_min_q16, inv_step_q24)
                 gain[b] = exp2_q16(mul_const_q24(g_db, c_log2_amp), 16, exp2_table)
             for f in range(n_f):
                 g = gain[band[f]]
@@ -262,8 +274,6 @@ def peak_limiter_q15(
     c_db_amp, c_log2_amp: Q24 scalings (`hearpipe.fixed.tables`). Level = FS + 20 log10(2) log2(peak).
     """
     n_ch, n = x.shape
-    n_l = table.shape[1]
-    top = (n_l - 1) << 16
     for c in range(n_ch):
         e = state[c]
         for i in range(n):
@@ -273,18 +283,7 @@ def peak_limiter_q15(
             else:
                 e = rshift_round(e * beta_q30, 30)
             lev = fs_q16 + mul_const_q24(log2_q16(e, 30, log2_table), c_db_amp)
-            pos = ((lev - table_min_q16) * inv_step_q24) >> 24
-            if pos < 0:
-                pos = 0
-            if pos > top:
-                pos = top
-            i0 = pos >> 16
-            fr = pos & 0xFFFF
-            if i0 >= n_l - 1:
-                i0 = n_l - 2
-                fr = 1 << 16
-            g0 = np.int64(table[c, i0])
-            g_db = g0 + rshift_round((np.int64(table[c, i0 + 1]) - g0) * fr, 16)
+            g_db = table_gain_q16(table[c], lev, table_min_q16, inv_step_q24)
             g = exp2_q16(mul_const_q24(g_db, c_log2_amp), 16, exp2_table)
             out[c, i] = sat16(rshift_round(np.int64(x[c, i]) * g, 16))
         state[c] = e
@@ -342,7 +341,7 @@ def prepare_limiter_fixed(
         att_q30=round((1.0 - alpha) * Q30),
         beta_q30=round(beta * Q30),
         fs_q16=round(full_scale_db_spl * Q16),
-        table_q16=np.round(np.asarray(table, dtype=np.float64) * Q16).astype(np.int32),
+        table_q16=table_to_q16(table),
         table_min_q16=round(table_min * Q16),
         inv_step_q24=round((1 << 24) / table_step),
     )

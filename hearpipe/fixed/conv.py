@@ -27,8 +27,8 @@ def _tap(x, state, c, idx):
 
 
 @njit(inline="always", cache=True)
-def _push(x, state):
-    """Delay line <- the last state.shape[1] samples of [state, x]."""
+def push_history(x, state):
+    """Delay line <- the last state.shape[1] samples of [state, x], per row (any dtypes, in place)."""
     s_n = state.shape[1]
     t_n = x.shape[1]
     for c in range(state.shape[0]):
@@ -54,7 +54,7 @@ def fir_q15(x, coeffs, state, y, ops):
             for k in range(l_n):
                 acc += np.int64(coeffs[k]) * _tap(x, state, c, t - k)
             y[c, t] = sat16(acc >> 15)
-    _push(x, state)
+    push_history(x, state)
     ops[MAC16] += c_n * t_n * l_n
     ops[ADD] += 2 * c_n * t_n
     ops[MOVE] += c_n * state.shape[1]
@@ -83,7 +83,7 @@ def conv1d_s16(x, state, w, bias, multiplier, shift, act_min, act_max, dilation,
                 for k in range(k_n):
                     acc += np.int64(w[o, i, k]) * _tap(x, state, i, t - (k_n - 1 - k) * dilation)
             y[o, t] = min(max(requantize_s64(acc, m, s), act_min), act_max)
-    _push(x, state)
+    push_history(x, state)
     n_out = o_n * t_n
     ops[MAC8 if w.itemsize == 1 else MAC16] += n_out * i_n * k_n
     ops[MUL] += n_out
@@ -112,7 +112,7 @@ def dwconv1d_s16(x, state, w, bias, multiplier, shift, act_min, act_max, dilatio
             for k in range(k_n):
                 acc += np.int64(w[c, k]) * _tap(x, state, c, t - (k_n - 1 - k) * dilation)
             y[c, t] = min(max(requantize_s64(acc, m, s), act_min), act_max)
-    _push(x, state)
+    push_history(x, state)
     n_out = c_n * t_n
     ops[MAC8 if w.itemsize == 1 else MAC16] += n_out * k_n
     ops[MUL] += n_out
@@ -150,10 +150,12 @@ def pwconv1d_s16(x, w, bias, multiplier, shift, act_min, act_max, y, ops):
 
 
 # --- Python layer -------------------------------------------------------------------------------
-def _layer_args(x, w, bias, multiplier, shift, out_rows):
+def _layer_args(x, w, bias, multiplier, shift, out_rows, in_rows):
     x = np.asarray(x)
     if x.dtype != np.int16 or x.ndim != 2 or not x.flags.c_contiguous:
         raise InvalidInput(f"x must be a C-contiguous int16 (channels, T) array, got {x.dtype} {x.shape}")
+    if x.shape[0] != in_rows:  # the kernels index rows without bounds checks
+        raise InvalidInput(f"x has {x.shape[0]} channels but the weights expect {in_rows}")
     w = np.ascontiguousarray(w)
     if w.dtype not in (np.int8, np.int16):
         raise InvalidInput(f"weights must be int8 or int16, got {w.dtype}")
@@ -163,6 +165,13 @@ def _layer_args(x, w, bias, multiplier, shift, out_rows):
     if s.min() < -31 or s.max() > 7:
         raise InvalidInput(f"shift must be in [-31, 7] (arm_nn_requantize_s64), got {s.min()}..{s.max()}")
     return x, w, b, m, s
+
+
+def _shape(w, ndim: int, layout: str) -> tuple[int, ...]:
+    shape = np.shape(w)
+    if len(shape) != ndim:
+        raise InvalidInput(f"weights must be {ndim}-D {layout}, got shape {shape}")
+    return shape
 
 
 def _check_state(state, rows, length):
@@ -178,8 +187,8 @@ def _check_state(state, rows, length):
 
 def conv1d(x, state, w, bias, multiplier, shift, dilation=1, act_min=-32768, act_max=32767, ops=None):
     """Validated `conv1d_s16`; `state` (C_in, (K-1)*dilation) int16 is updated in place; returns y."""
-    o_n, i_n, k_n = np.shape(w)
-    x, w, b, m, s = _layer_args(x, w, bias, multiplier, shift, o_n)
+    o_n, i_n, k_n = _shape(w, 3, "(C_out, C_in, K)")
+    x, w, b, m, s = _layer_args(x, w, bias, multiplier, shift, o_n, i_n)
     act_min, act_max = check_act_range(act_min, act_max)
     _check_state(state, i_n, (k_n - 1) * dilation)
     y = np.empty((o_n, x.shape[1]), np.int16)
@@ -189,8 +198,8 @@ def conv1d(x, state, w, bias, multiplier, shift, dilation=1, act_min=-32768, act
 
 def dwconv1d(x, state, w, bias, multiplier, shift, dilation=1, act_min=-32768, act_max=32767, ops=None):
     """Validated `dwconv1d_s16`; w (C, K); state (C, (K-1)*dilation) updated in place."""
-    c_n, k_n = np.shape(w)
-    x, w, b, m, s = _layer_args(x, w, bias, multiplier, shift, c_n)
+    c_n, k_n = _shape(w, 2, "(C, K)")
+    x, w, b, m, s = _layer_args(x, w, bias, multiplier, shift, c_n, c_n)
     act_min, act_max = check_act_range(act_min, act_max)
     _check_state(state, c_n, (k_n - 1) * dilation)
     y = np.empty((c_n, x.shape[1]), np.int16)
@@ -200,8 +209,8 @@ def dwconv1d(x, state, w, bias, multiplier, shift, dilation=1, act_min=-32768, a
 
 def pwconv1d(x, w, bias, multiplier, shift, act_min=-32768, act_max=32767, ops=None):
     """Validated `pwconv1d_s16`; w (C_out, C_in)."""
-    o_n = np.shape(w)[0]
-    x, w, b, m, s = _layer_args(x, w, bias, multiplier, shift, o_n)
+    o_n, i_n = _shape(w, 2, "(C_out, C_in)")
+    x, w, b, m, s = _layer_args(x, w, bias, multiplier, shift, o_n, i_n)
     act_min, act_max = check_act_range(act_min, act_max)
     y = np.empty((o_n, x.shape[1]), np.int16)
     pwconv1d_s16(x, w, b, m, s, act_min, act_max, y, new_ops() if ops is None else ops)

@@ -34,6 +34,11 @@ def from_array(ops: np.ndarray) -> Counter:
     return Counter({k: int(v) for k, v in zip(OP_KINDS, ops) if v})
 
 
+def to_array(counts: Counter) -> np.ndarray:
+    """The inverse of `from_array`: a Counter of OP_KINDS names as an int64 array a kernel's `ops` adds to."""
+    return np.array([counts.get(k, 0) for k in OP_KINDS], np.int64)
+
+
 def _c(**kinds) -> Counter:
     return Counter({k: int(v) for k, v in kinds.items() if v})
 

@@ -63,6 +63,17 @@ def _stages(z, tw, nc, f, inverse, bits):
         h *= 2
 
 
+@njit(inline="always", cache=True)
+def _stage_count(nc):
+    """Radix-2 stages of an nc-point complex FFT: log2(nc)."""
+    stages = 0
+    h = 1
+    while h < nc:
+        stages += 1
+        h *= 2
+    return stages
+
+
 @njit(_SIGS, cache=True)
 def rfft_fixed(x, out, tw, bitrev, tw_frac, ops):
     """Forward real FFT of each row of x (B, N) into out (B, N + 2); see the module docstring.
@@ -112,13 +123,8 @@ def rfft_fixed(x, out, tw, bitrev, tw_frac, ops):
             z[2 * k + 1] = sat_bits(xi, bits)
             z[2 * k2] = sat_bits(yr, bits)
             z[2 * k2 + 1] = sat_bits(yi, bits)
-    stages = 0
-    h = 1
-    while h < nc:
-        stages += 1
-        h *= 2
     ops[MOVE] += b_n * n
-    ops[BUTTERFLY] += b_n * (nc // 2) * stages
+    ops[BUTTERFLY] += b_n * (nc // 2) * _stage_count(nc)
     ops[MUL] += b_n * 8 * (nc // 2)
     ops[ADD] += b_n * (4 + 24 * (nc // 2))
 
@@ -152,13 +158,8 @@ def irfft_fixed(xf, out, tw, bitrev, tw_frac, ops):
             z[2 * r] = sat_bits(((ar << f) - oi + rnd) >> (f + 1), bits)  # Re(E + jO) = Re E - Im O
             z[2 * r + 1] = sat_bits(((ai << f) + orr + rnd) >> (f + 1), bits)
         _stages(z, tw, nc, f, True, bits)
-    stages = 0
-    h = 1
-    while h < nc:
-        stages += 1
-        h *= 2
     ops[MOVE] += b_n * n
-    ops[BUTTERFLY] += b_n * (nc // 2) * stages
+    ops[BUTTERFLY] += b_n * (nc // 2) * _stage_count(nc)
     ops[MUL] += b_n * 4 * nc
     ops[ADD] += b_n * 10 * nc
 

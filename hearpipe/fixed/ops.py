@@ -338,7 +338,13 @@ def gain_to_fixed(gain, max_frac: int = 30) -> tuple[np.ndarray, int]:
     """Linear gains as int64 multipliers with the most fraction bits that keep them below 2**31."""
     g = np.asarray(gain, dtype=np.float64)
     top = float(np.max(np.abs(g))) if g.size else 1.0
+    if not np.isfinite(top):
+        raise InvalidInput(f"gain ({top}) must be finite")
     frac = max_frac - max(0, int(np.ceil(np.log2(max(top, 1.0)))) + 1)
+    if frac < 1:  # `scale_fixed` rounds with 2**(frac - 1)
+        raise InvalidInput(
+            f"gain {top:g} is too large for a fixed-point multiplier (at most 2**{max_frac - 2})"
+        )
     return np.round(g * (1 << frac)).astype(np.int64), frac
 
 

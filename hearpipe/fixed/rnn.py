@@ -178,8 +178,12 @@ class RnnQ:
         for name, s in (("h", h), ("c", c)) if self.kind == "lstm" else (("h", h),):
             if s is None or s.dtype != np.int16 or s.shape != (b_n, self.hidden) or not s.flags.c_contiguous:
                 raise InvalidInput(f"{name} must be a C-contiguous int16 ({b_n}, {self.hidden}) state array")
+        y_shape = (b_n, x.shape[1], self.hidden)
         if y is None:
-            y = np.empty((b_n, x.shape[1], self.hidden), np.int16)
+            y = np.empty(y_shape, np.int16)
+        elif y.dtype != np.int16 or y.shape != y_shape or not y.flags.c_contiguous:
+            # the kernels write without bounds checks: a wrong buffer would corrupt memory
+            raise InvalidInput(f"y must be a C-contiguous int16 {y_shape} array, got {y.dtype} {y.shape}")
         ops = new_ops() if ops is None else ops
         if self.kind == "lstm":
             lstm_s16(

@@ -188,7 +188,10 @@ class Graph:
         self._pending = np.zeros((self.channels, 0))
 
     def _check_audio(self, x: Any) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
+        try:
+            x = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise InvalidInput(f"audio must be an array of numbers (channels, samples): {e}") from None
         if x.ndim == 1:
             x = x[None, :]
         if x.ndim != 2 or x.shape[0] != self.channels:

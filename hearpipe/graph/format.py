@@ -13,7 +13,7 @@ class SignalFormat:
     """What flows on an edge.
 
     Layouts are fixed: time `(channels, samples)`; spectrum and latent `(channels, features, frames)`.
-    `hop` is the number of input samples per frame (for time-domain edges: the engine's block size).
+    `hop` is the number of input samples per frame (1 on time-domain edges: a frame is one sample).
     `numeric` is "float" or a fixed-point format name such as "q15" (see `hearpipe.fixed.qformat`).
     `frac_bits` is where the binary point sits for fixed-point edges (15 for q15 data) and may differ
     from the storage width after scaling stages (e.g. a q15 FFT output is in 9.7 for N=256).

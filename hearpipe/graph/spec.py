@@ -21,7 +21,7 @@ class NodeSpec(BaseModel):
 
 
 class GraphSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = ""
     description: str = ""

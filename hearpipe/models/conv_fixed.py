@@ -9,12 +9,17 @@ Formats:
 | stage | format |
 | --- | --- |
 | audio in | int16 q15 (Q1.15) |
-| encoder weights | int8 or int16, one scale per filter (row n), `dense_s16` per frame, bias 0 |
-| encoder output e (N, frames) | int16, `out_frac` fraction bits; default from the worst case max_n sum_i |w[n, i]| (a q15 input can never saturate it) |
-| decoder weights | int8 or int16 transposed (W, N): one scale per output position i |
-| decoder frame y_i = sum_n dec[n, i] e[n] | int64 exact, requantised per position (`arm_nn_requantize_s64`) to int32 with `acc_frac` bits |
-| overlap-add carry | int32, `acc_frac` (saturating adds; acc_frac from the worst case so they cannot saturate) |
+| encoder weights | int8 (default) or int16, one scale per filter (row n); per frame `dense_s16` arithmetic, bias 0 |
+| encoder output e (N, frames) | int16 with `out_frac` fraction bits; default from the worst case max_n sum_i abs(w[n, i]): no q15 input can saturate it (shipped conv model: Q8.8) |
+| decoder weights | int8 (default) or int16, stored (W, N): one scale per output position i |
+| decoder frame y_i = sum_n dec[n, i] e[n] | exact integer sum, requantised per position (`arm_nn_requantize_s64`) to int32 with `acc_frac` bits |
+| overlap-add carry (W,) | int32 with `acc_frac` bits, chosen from the worst case so the saturating adds never saturate |
 | audio out | int16 q15 = sat16(round(carry / 2**(acc_frac - 15))) |
+
+Both run in `groupcomm_fixed_kernels` (`encode_stream`, `decode_ola`) with the GroupComm dense kernel,
+int32 accumulators when `acc32_is_safe` (int8 weights, W or N <= 511), else int64 - exact either way.
+Operation counts per frame: `ops_per_frame()` (the encoder's equals the library `dense_s16` count plus
+the delay-line moves; tests check the counters); memory: `memory()` in bytes.
 """
 
 from __future__ import annotations
@@ -23,14 +28,13 @@ import math
 from collections import Counter
 
 import numpy as np
-from numba import njit
 
 from hearpipe.errors import InvalidInput
 from hearpipe.fixed import count
-from hearpipe.fixed._opidx import ADD, CMP, MAC8, MAC16, MOVE, MUL
-from hearpipe.fixed.linalg import dense_s16
-from hearpipe.fixed.ops import new_ops, quantize_multiplier, requantize_s64, rshift_round, sat16, sat32
-from hearpipe.models.groupcomm_fixed import _reduce
+from hearpipe.fixed.linalg import acc32_is_safe
+from hearpipe.fixed.ops import new_ops, quantize_multiplier
+from hearpipe.models.groupcomm_fixed import _as_array, _reduce
+from hearpipe.models.groupcomm_fixed_kernels import decode_ola, encode_stream
 
 
 def _quant_rows(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +42,7 @@ def _quant_rows(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     amax = np.abs(w).max(axis=1)
     scale = np.where(amax > 0, amax / qmax, 1.0)
     wq = np.clip(np.floor(w / scale[:, None] + 0.5), -qmax, qmax).astype(np.int8 if bits == 8 else np.int16)
-    return wq, scale
+    return wq, np.where(amax > 0, scale, 0.0)  # all-zero rows (no bias here): multiplier 0
 
 
 def _multipliers(real: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -52,6 +56,12 @@ def _multipliers(real: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
             mm, ss = 0, 0
         m[i], s[i] = mm, ss
     return m, s
+
+
+def encoder_out_frac(enc: np.ndarray, weight_bits: int = 8) -> int:
+    """The default encoder output format (fraction bits) for these weights: what `FixedConvEncoder`
+    chooses and what the groupcomm and decoder blocks must be told (`frac_bits`, `in_frac`)."""
+    return FixedConvEncoder(enc, 1, weight_bits=weight_bits).out_frac
 
 
 class FixedConvEncoder:
@@ -77,6 +87,13 @@ class FixedConvEncoder:
         self.out_frac = int(out_frac)
         self.mult, self.shift = _multipliers(scale * 2.0 ** (self.out_frac - 15), "conv encoder")
         self.bias = np.zeros(self.N, np.int64)
+        # kernel layout (groupcomm_fixed_kernels._dense): transposed weights, reduced multipliers
+        self._lay = np.array([[0, self.N, self.W, 0, 0, 2 if acc32_is_safe(self.w) else 0]], np.int64)
+        self._wt = np.ascontiguousarray(self.w.T).ravel().astype(np.int16)
+        self._mq, self._sh = _reduce(self.mult), self.shift.astype(np.int64)
+        self._acc = (np.zeros((1, self.N), np.int64), np.zeros((1, self.N), np.int32))
+        self._frame = np.zeros((1, self.W), np.int16)
+        self._ops_frame = _as_array(self.ops_per_frame())
         self.ops = new_ops()
         self.reset()
 
@@ -92,23 +109,10 @@ class FixedConvEncoder:
         k = x.shape[1] // self.S
         out = np.empty((self.channels, self.N, k), np.int16)
         for c in range(self.channels):
-            s = np.concatenate([self.history[c], x[c]])
-            frames = np.lib.stride_tricks.sliding_window_view(s, self.W)[:: self.S][:k]
-            y = np.empty((k, self.N), np.int16)
-            dense_s16(
-                self.w,
-                np.ascontiguousarray(frames),
-                self.bias,
-                self.mult,
-                self.shift,
-                -32768,
-                32767,
-                y,
-                self.ops,
-            )
-            out[c] = y.T
-            self.history[c] = s[s.size - (self.W - self.S) :]
-        self.ops[MOVE] += self.channels * (self.W - self.S) * k  # delay line update per frame
+            encode_stream(
+                np.ascontiguousarray(x[c]), self.history[c], self._wt, self._lay, self.bias, self._mq, self._sh,
+                self._acc, self._frame, self.S, out[c], self.ops, self._ops_frame,
+            )  # fmt: skip
         return out
 
     def ops_per_frame(self) -> Counter:
@@ -118,41 +122,16 @@ class FixedConvEncoder:
         """Bytes: state (delay line), scratch (one frame in, one out), rom (weights + requantisation)."""
         return {
             "state": 2 * (self.W - self.S) * self.channels,
-            "scratch": 2 * self.W + 2 * self.N + 8,
+            "scratch": 2 * self.W + 2 * self.N + 4 * self.N,  # frame, output, accumulators
             "rom": self.w.size * self.weight_bits // 8 + self.N * (8 + 4 + 4),
         }
-
-
-@njit(cache=True)
-def decode_ola(e, wt, mq, sh, carry, hop, out_shift, out, ops):
-    """Transposed conv + overlap-add for one channel: e (N, J) int16, wt (W, N) int8/int16, mq/sh (W,)
-    reduced multipliers and shifts; carry (W,) int32 acc_frac, updated; out (J * hop,) int16 q15."""
-    n_n, j_n = e.shape
-    w_n = wt.shape[0]
-    for j in range(j_n):
-        for i in range(w_n):
-            acc = np.int64(0)
-            for n in range(n_n):
-                acc += np.int64(wt[i, n]) * np.int64(e[n, j])
-            carry[i] = sat32(np.int64(carry[i]) + requantize_s64(acc, mq[i], sh[i]))
-        for i in range(hop):
-            out[j * hop + i] = sat16(rshift_round(np.int64(carry[i]), out_shift))
-        for i in range(w_n - hop):
-            carry[i] = carry[i + hop]
-        for i in range(w_n - hop, w_n):
-            carry[i] = 0
-    ops[MAC8 if wt.itemsize == 1 else MAC16] += j_n * w_n * n_n
-    ops[MUL] += j_n * w_n
-    ops[ADD] += j_n * (w_n * 4 + hop * 2)  # requantise (shift, round x2), OLA add; output round + shift
-    ops[CMP] += j_n * (w_n * 2 + hop * 2)  # saturations
-    ops[MOVE] += j_n * w_n  # carry shift and clear
 
 
 class FixedConvDecoder:
     """ConvTranspose1d(N, 1, W, stride S) + overlap-add: `process(e)` with e int16 (channels, N, k) in
     `in_frac` returns q15 audio int16 (channels, k*S)."""
 
-    def __init__(self, dec: np.ndarray, hop: int, in_frac: int, channels: int = 1, weight_bits: int = 16):
+    def __init__(self, dec: np.ndarray, hop: int, in_frac: int, channels: int = 1, weight_bits: int = 8):
         dec = np.asarray(dec, dtype=np.float64)
         if dec.ndim != 2 or not 1 <= hop <= dec.shape[1]:
             raise InvalidInput(
@@ -181,8 +160,14 @@ class FixedConvDecoder:
                 f"conv decoder: worst-case output {bound:.3g} leaves fewer than 15 fraction bits"
             )
         self.mult, self.shift = _multipliers(scale * 2.0 ** (self.acc_frac - self.in_frac), "conv decoder")
-        self.mq = _reduce(self.mult)
-        self.sh = self.shift.astype(np.int64)
+        self._mq, self._sh = _reduce(self.mult), self.shift.astype(np.int64)
+        self._lay = np.array([[0, self.W, self.N, 0, 0, 2 if acc32_is_safe(self.w) else 0]], np.int64)
+        self._wt = (
+            np.ascontiguousarray(self.w.T).ravel().astype(np.int16)
+        )  # (N, W): the loop over positions vectorises
+        self._acc = (np.zeros((1, self.W), np.int64), np.zeros((1, self.W), np.int32))
+        self._bias = np.zeros(self.W, np.int64)
+        self._ops_frame = _as_array(self.ops_per_frame())
         self.ops = new_ops()
         self.reset()
 
@@ -203,26 +188,19 @@ class FixedConvDecoder:
         out = np.empty((self.channels, k * self.S), np.int16)
         for c in range(self.channels):
             decode_ola(
-                np.ascontiguousarray(e[c]),
-                self.w,
-                self.mq,
-                self.sh,
-                self.carry[c],
-                self.S,
-                self.acc_frac - 15,
-                out[c],
-                self.ops,
-            )
+                np.ascontiguousarray(e[c]), self._wt, self._lay, self._mq, self._sh, self._acc, self._bias,
+                self.carry[c], self.S, self.acc_frac - 15, out[c], self.ops, self._ops_frame,
+            )  # fmt: skip
         return out
 
     def ops_per_frame(self) -> Counter:
         w, s = self.W, self.S
-        mac = "mac8" if self.weight_bits == 8 else "mac16"
-        return Counter({mac: w * self.N, "mul": w, "add": 4 * w + 2 * s, "cmp": 2 * w + 2 * s, "move": w})
+        # requantised positions (count.dense), saturating carry adds, rounded q15 outputs, carry shift
+        return count.dense(w, self.N, 1, self.weight_bits) + Counter(add=w + 2 * s, cmp=2 * w + 2 * s, move=w)
 
     def memory(self) -> dict[str, int]:
         return {
             "state": 4 * self.W * self.channels,
-            "scratch": 8,
+            "scratch": 2 * self.N + 4 * self.W + 4 * self.W,  # input, positions, accumulators
             "rom": self.w.size * self.weight_bits // 8 + self.W * (4 + 4),
         }

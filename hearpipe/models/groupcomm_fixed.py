@@ -33,16 +33,27 @@ of mixtures); for each tensor group above the largest |value| times `headroom` (
 gives the format: F = floor(log2(32767 / (max |v| * headroom))), clipped to 0..15. Formats are powers
 of two, so residual adds need no rescaling; only the dense layers' multipliers carry scales.
 
+Calibration data: `calibration_signals(data_dir)` mixes `train/` speech and noise (never dev/) at
+levels -40..-12 dBFS; without data it falls back to synthetic modulated noise, whose maxima are lower
+(for the shipped models two TAC formats come out one bit finer). For the same device arithmetic
+everywhere, pin the formats: `quantize_model(..., formats=Formats.to_dict())`.
+
 Streaming: `FixedGroupCommState` keeps the recurrent state of every audio channel between calls
-(int16 h, c) and processes frames one at a time inside one numba call (`groupcomm_fixed_kernels`), so
-any split of a stream into calls gives bit-identical output. `engine="kernels"` runs the same
-function as a sequence of `hearpipe.fixed` library kernels (dense_s16, prelu_s16, mean_groups_s16,
-add_q15, RnnQ, sigmoid_array, log2_db_array, mask_mul_s16) - slow, the oracle the tests compare the
-fused kernel with, and the instrumented run the operation counts (`ops_per_frame`) are checked on.
+(int16 h, c) and runs its frames one at a time inside one numba call (`groupcomm_fixed_kernels`:
+power, log2 features, network, mask), so any split of a stream into calls gives bit-identical output.
+`engine="kernels"` runs the same function as a sequence of `hearpipe.fixed` library kernels
+(dense_s16, prelu_s16, mean_groups_s16, add_q15, RnnQ, sigmoid_array, log2_db_array, mask_mul_s16) -
+slow; the oracle the tests compare the fused kernel with bit for bit, and the instrumented run the
+operation counts (`ops_per_frame`, exact per frame) are checked against.
+
+Memory (`FixedGroupComm.weight_bytes`, `state_bytes`, `scratch_bytes`, `cost_summary`): weights at
+their stored width, int64 bias + int32 multiplier + int32 shift per output row, int16 PReLU slopes,
+int32 tables; int16 recurrent state per channel; the live buffers of one frame.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -84,6 +95,22 @@ class Formats:
     tac: tuple[int, ...]
     alpha: int
     max_abs: dict[str, float] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict:
+        """The fraction bits as plain data (e.g. to pin them in a weight file's metadata)."""
+        return {"feat": self.feat, "res": self.res, "tac": list(self.tac), "alpha": self.alpha}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Formats:
+        try:
+            f = cls(int(d["feat"]), int(d["res"]), tuple(int(v) for v in d["tac"]), int(d["alpha"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise InvalidInput(
+                f"fixed-point formats {d!r}: need integer feat, res, tac (list), alpha ({e})"
+            ) from None
+        if not all(0 <= v <= 15 for v in (f.feat, f.res, f.alpha, *f.tac)):
+            raise InvalidInput(f"fixed-point formats {d!r}: fraction bits must lie in 0..15")
+        return f
 
     def describe(self) -> str:
         tac = ", ".join(f"Q{16 - f}.{f}" for f in self.tac) or "-"
@@ -218,19 +245,24 @@ class FixedGroupComm:
     def __post_init__(self):
         hp = self.hp
         self.by_name = {q.name: q for q in self.layers}
-        offs, wt, rows = [], [], 0
-        woff = 0
+        self.acc32 = all(acc32_is_safe(q.w) for q in self.layers)
+        # kernel layout: per layer the transposed weights and, for the dot-product loop order (K >= 32,
+        # acc32-safe), a row-major copy; held as int16 (int8 values widened, identical results)
+        offs, wt, rows, woff = [], [], 0, 0
         for q in self.layers:
-            offs.append((woff, q.rows, q.cols, rows))
-            wt.append(np.ascontiguousarray(q.w.T).ravel())
-            woff += q.w.size
+            safe = acc32_is_safe(q.w)
+            mode = (1 if q.cols >= 32 else 2) if safe else 0  # see groupcomm_fixed_kernels._dense
+            t = np.ascontiguousarray(q.w.T).ravel().astype(np.int16)
+            r = np.ascontiguousarray(q.w).ravel().astype(np.int16) if mode == 1 else np.zeros(0, np.int16)
+            offs.append((woff, q.rows, q.cols, rows, woff + t.size, mode))
+            wt += [t, r]
+            woff += t.size + r.size
             rows += q.rows
         self.lay = np.array(offs, dtype=np.int64)
         self.wt = np.concatenate(wt)
         self.bias = np.concatenate([q.bias for q in self.layers])
         self.mq = _reduce(np.concatenate([q.mult for q in self.layers]))
         self.sh = np.concatenate([q.shift for q in self.layers]).astype(np.int64)
-        self.acc32 = all(acc32_is_safe(q.w) for q in self.layers)
         g = 4 if hp.rnn == "lstm" else 3
         self.dims = np.array(
             [hp.groups, hp.group_dim, hp.hidden, hp.inter_hidden, hp.n_outputs, hp.mask_per_group, hp.features,
@@ -246,6 +278,7 @@ class FixedGroupComm:
         self.ops_network_arr = _as_array(self.ops_network)
         self.ops_features_arr = _as_array(features_ops(hp.frontend, hp.features))
         self.ops_mask_arr = _as_array(ops_per_frame(self, parts=("mask",)))
+        self.ops_frame_arr = self.ops_features_arr + self.ops_network_arr + self.ops_mask_arr
 
     # -- memory, bytes ------------------------------------------------------------------------------
     def weight_bytes(self) -> dict[str, int]:
@@ -291,12 +324,15 @@ def quantize_model(
     calibration_frames: list[np.ndarray] | None = None,
     weight_bits: int = 8,
     headroom: float = DEFAULT_HEADROOM,
+    formats: Formats | dict | None = None,
 ) -> FixedGroupComm:
     """Quantise a float GroupComm model.
 
     weights: checked float weights (or a dict of arrays with `hparams`); calibration_frames: list of
     float power arrays (features, J) - per-bin |X|^2 (STFT) or e^2 (conv encoder) of calibration audio,
-    e.g. from `calibration_power`; weight_bits 8 or 16; headroom: factor over the calibrated maxima.
+    e.g. from `calibration_power`; weight_bits 8 or 16; headroom: factor over the calibrated maxima;
+    formats: fixed formats (`Formats` or its `to_dict()`) instead of calibrating - the same device
+    arithmetic whatever calibration data is at hand (calibration_frames may then be None).
     """
     if weight_bits not in (8, 16):
         raise InvalidInput(f"weight_bits ({weight_bits}) must be 8 or 16")
@@ -307,12 +343,15 @@ def quantize_model(
     hp = weights.hp
     if hparams is not None and hparams != hp:
         raise InvalidInput("quantize_model: hparams differ from the weights' hyper-parameters")
-    if not calibration_frames:
-        raise InvalidInput("quantize_model: calibration_frames must hold at least one (features, J) array")
-    for i, p in enumerate(calibration_frames):
-        if np.ndim(p) != 2 or np.shape(p)[0] != hp.features:
-            raise InvalidInput(f"calibration_frames[{i}] must be ({hp.features}, J), got {np.shape(p)}")
-    mx = calibrate(weights, calibration_frames)
+    if formats is None:
+        if not calibration_frames:
+            raise InvalidInput(
+                "quantize_model: calibration_frames must hold at least one (features, J) array"
+            )
+        for i, p in enumerate(calibration_frames):
+            if np.ndim(p) != 2 or np.shape(p)[0] != hp.features:
+                raise InvalidInput(f"calibration_frames[{i}] must be ({hp.features}, J), got {np.shape(p)}")
+    mx = calibrate(weights, calibration_frames) if formats is None else {}
     w = weights
     alphas = (
         [w[f"blocks.{r}.tac.a{i}"] for r in range(hp.n_blocks) for i in (1, 2, 3)]
@@ -321,15 +360,18 @@ def quantize_model(
     )
     amax = max((float(np.abs(a).max()) for a in alphas), default=0.0)
     f_alpha = 15 if amax == 0 else int(min(15, max(0, math.floor(math.log2(32767.0 / amax)))))
-    fm = Formats(
-        feat=frac_for(mx["features"], headroom),
-        res=frac_for(mx["res"], headroom),
-        tac=tuple(frac_for(mx.get(f"tac{r}", 0.0), headroom) for r in range(hp.n_blocks))
-        if hp.inter == "tac"
-        else (),
-        alpha=f_alpha,
-        max_abs=mx,
-    )
+    if formats is None:
+        n_tac = hp.n_blocks if hp.inter == "tac" else 0
+        tac = tuple(frac_for(mx.get(f"tac{r}", 0.0), headroom) for r in range(n_tac))
+        fm = Formats(frac_for(mx["features"], headroom), frac_for(mx["res"], headroom), tac, f_alpha, mx)
+    else:
+        fm = formats if isinstance(formats, Formats) else Formats.from_dict(formats)
+        if len(fm.tac) != (hp.n_blocks if hp.inter == "tac" else 0):
+            raise InvalidInput(f"fixed-point formats: tac needs one entry per TAC block, got {list(fm.tac)}")
+        if fm.alpha != f_alpha:
+            raise InvalidInput(
+                f"fixed-point formats: alpha ({fm.alpha}) must be {f_alpha} for these PReLU slopes"
+            )
     b = weight_bits
     L: list[QDense] = [quantize_dense("in", w["in.weight"], w["in.bias"], fm.feat, fm.res, b)]
     for r in range(hp.n_blocks):
@@ -362,6 +404,36 @@ def quantize_model(
     else:
         alpha = np.zeros(1, np.int16)
     return FixedGroupComm(hp, weight_bits, fm, L, alpha)
+
+
+@functools.lru_cache(maxsize=8)
+def _quantize_file(path: str, mtime: float, weight_bits: int, data_dir: str | None) -> tuple:
+    from hearpipe.models.weights import load_weights
+
+    wf = load_weights(path, gc.ARCHITECTURE)
+    hp = gc.GroupCommHParams.from_dict(wf.hparams, wf.source)
+    w = gc.GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
+    pinned = wf.training.get("fixed_formats") if isinstance(wf.training, dict) else None
+    if pinned:
+        return w, quantize_model(w, weight_bits=weight_bits, formats=pinned)
+    cal = calibration_power(w, calibration_signals(data_dir))
+    return w, quantize_model(w, calibration_frames=cal, weight_bits=weight_bits)
+
+
+def quantize_weight_file(ref, base_dir=None, weight_bits: int = 8, data_dir=None):
+    """(float weights, FixedGroupComm) for a weight file or builtin:NAME, cached per file version: the
+    blocks' entry point. Formats come from the file's metadata `training.fixed_formats` when present
+    (pinned), else from calibration on `data_dir` (train/ mixtures; synthetic without data)."""
+    from pathlib import Path
+
+    from hearpipe.models.weights import resolve_weights
+
+    p = Path(resolve_weights(ref, base_dir))
+    if not p.is_file():
+        raise InvalidInput(f"{p}: weight file not found")
+    return _quantize_file(
+        str(p), p.stat().st_mtime, int(weight_bits), None if data_dir is None else str(data_dir)
+    )
 
 
 # -- calibration data -------------------------------------------------------------------------------
@@ -478,7 +550,8 @@ class FixedGroupCommState:
         self.ops = new_ops()
         hp = model.hp
         w = model.width
-        self._scr = np.zeros((7, max(hp.groups, 4), w), np.int16)
+        self._scr = np.zeros((9, max(hp.groups, 2), w), np.int16)
+        self._acc = (np.zeros((hp.groups, w), np.int64), np.zeros((hp.groups, w), np.int32))
         self.reset()
         if engine == "kernels":
             self._rnn = _library_rnns(model)
@@ -510,69 +583,60 @@ class FixedGroupCommState:
             raise InvalidInput(f"frac_bits ({frac_bits}) must be within 0..31")
         return np.ascontiguousarray(a)
 
-    def _features(self, a: np.ndarray, frac_bits: int) -> np.ndarray:
-        """Front-end values of one channel -> features (J, F) int16."""
-        hp, fm = self.model.hp, self.model.formats
+    def _run(self, ch: int, a: np.ndarray, frac_bits: int, out: np.ndarray) -> np.ndarray:
+        """One channel's frames a (F, J[, 2]) -> masks (J, C, F) Q15; writes the masked values to out."""
+        m = self.model
+        hp = m.hp
         p_frac, p_shift, eps = power_format(hp.log_eps, frac_bits)
+        c24 = round(hp.feat_scale * 2**24)
         n_frames = a.shape[1]
+        masks = np.empty((n_frames, hp.n_outputs, hp.features), np.int16)
+        if self.engine == "fused":
+            sig_f, tanh_f = full_tables()
+            run = kr.run_stft if hp.frontend == "stft" else kr.run_conv
+            run(
+                a, p_shift, eps, p_frac, c24, LOG2_TABLE, m.dims, m.fmts, m.lay, m.wt, m.bias, m.mq, m.sh,
+                m.alpha, self.h[ch], self.c[ch], sig_f, tanh_f, self._scr, self._acc, self.output, masks, out, self.ops,
+                m.ops_frame_arr,
+            )  # fmt: skip
+            return masks
+        # library kernels, frame by frame (oracle); the library kernels count their own operations
         p = np.empty((n_frames, hp.features), np.int64)
         if hp.frontend == "stft":
             kr.power_stft(a, p_shift, eps, p)
         else:
             kr.power_real(a, p_shift, eps, p)
+        v = np.empty(p.size, np.int32)
+        log2_db_array(p.ravel(), p_frac, c24, LOG2_TABLE, v, self.ops)
         feat = np.empty((n_frames, hp.features), np.int16)
-        c24 = round(hp.feat_scale * 2**24)
-        if self.engine == "fused":
-            kr.log_features(p, p_frac, c24, fm.feat, LOG2_TABLE, feat)
-        else:  # library log2 kernel (counts itself), then the narrowing
-            v = np.empty(p.size, np.int32)
-            log2_db_array(p.ravel(), p_frac, c24, LOG2_TABLE, v, self.ops)
-            kr.narrow16(v, 16 - fm.feat, feat.ravel())
-        if self.engine == "fused":
-            self.ops += self.model.ops_features_arr * n_frames
-        else:  # the library log2 kernel counted itself
-            self.ops += (self.model.ops_features_arr - _as_array(count.log2(hp.features))) * n_frames
-        return feat
+        kr.narrow16(v, 16 - m.formats.feat, feat.ravel())
+        self.ops += (m.ops_features_arr - _as_array(count.log2(hp.features))) * n_frames
+        for j in range(n_frames):
+            masks[j] = _library_frame(self, ch, feat[j])
+        if hp.frontend == "stft":
+            kr.apply_mask_stft(a, masks, self.output, out)
+            self.ops += m.ops_mask_arr * n_frames
+        else:
+            res = np.empty((n_frames, hp.features), np.int16)
+            mk = np.ascontiguousarray(masks[:, self.output, :])
+            mask_mul_s16(np.ascontiguousarray(a.T), mk, 15, res, self.ops)
+            out[:] = res.T
+        return masks
 
     def masks(self, data, frac_bits: int) -> np.ndarray:
         """All C masks, int16 Q1.15 (channels, C, features, frames); advances the state."""
         a = self._check(data, frac_bits)
+        out = np.empty_like(a)
         return np.stack(
-            [self._masks_channel(ch, a[ch], frac_bits).transpose(1, 2, 0) for ch in range(self.channels)]
+            [self._run(ch, a[ch], frac_bits, out[ch]).transpose(1, 2, 0) for ch in range(self.channels)]
         )
-
-    def _masks_channel(self, ch: int, a: np.ndarray, frac_bits: int) -> np.ndarray:
-        m = self.model
-        hp = m.hp
-        feat = self._features(a, frac_bits)
-        masks = np.empty((feat.shape[0], hp.n_outputs, hp.features), np.int16)
-        if self.engine == "fused":
-            kr.groupcomm_frames(
-                feat, m.dims, m.fmts, m.lay, m.wt, m.bias, m.mq, m.sh, m.alpha, self.h[ch], self.c[ch],
-                SIGMOID_TABLE, TANH_TABLE, self._scr, masks, self.ops, m.ops_network_arr,
-            )  # fmt: skip
-        else:
-            for j in range(feat.shape[0]):
-                masks[j] = _library_frame(self, ch, feat[j])
-        return masks
 
     def process(self, data, frac_bits: int) -> np.ndarray:
         """Masked front-end values (the model's output `output`), same dtype, shape and format as data."""
         a = self._check(data, frac_bits)
-        hp = self.model.hp
         out = np.empty_like(a)
         for ch in range(self.channels):
-            masks = self._masks_channel(ch, a[ch], frac_bits)
-            if hp.frontend == "stft":
-                kr.apply_mask_stft(a[ch], masks, self.output, out[ch])
-            elif self.engine == "fused":
-                kr.apply_mask_real(a[ch], masks, self.output, out[ch])
-            else:
-                res = np.empty((a.shape[2], hp.features), np.int16)
-                mk = np.ascontiguousarray(masks[:, self.output, :])
-                mask_mul_s16(np.ascontiguousarray(a[ch].T), mk, 15, res, new_ops())
-                out[ch] = res.T
-            self.ops += self.model.ops_mask_arr * a.shape[2]
+            self._run(ch, a[ch], frac_bits, out[ch])
         return out
 
     def step(self, frame, frac_bits: int) -> np.ndarray:
@@ -581,11 +645,20 @@ class FixedGroupCommState:
         return self.process(a[:, :, None], frac_bits)[:, :, 0]
 
 
+@functools.cache
+def full_tables() -> tuple[np.ndarray, np.ndarray]:
+    """The sigmoid/tanh tables expanded to every int16 input (`kr.expand_tables`), built once."""
+    return kr.expand_tables(SIGMOID_TABLE, TANH_TABLE)
+
+
+@functools.lru_cache(maxsize=64)
 def power_format(log_eps: float, frac_bits: int) -> tuple[int, int, int]:
     """(p_frac, left shift of the squared input, eps as an integer) for inputs with frac_bits: eps =
     log_eps is held with at least 8 significant bits (exact for a power of two such as 2**-27)."""
     e_eps = math.ceil(-math.log2(log_eps)) if log_eps > 0 else 0
     p_frac = max(2 * int(frac_bits), e_eps + 8)
+    if p_frac - 2 * int(frac_bits) > 48:
+        raise InvalidInput(f"log_eps ({log_eps:g}) is too small for inputs with {frac_bits} fraction bits")
     eps = round(log_eps * 2.0**p_frac)
     return p_frac, p_frac - 2 * int(frac_bits), eps
 
@@ -682,3 +755,85 @@ def cost_summary(model: FixedGroupComm, channels: int = 1) -> dict:
         "rom": sum(wb.values()),
         "rom_parts": wb,
     }
+
+
+# -- whole-signal helper and evaluation -------------------------------------------------------------
+STFT_FRAC_BITS = 22  # a q31 FFT (q15 input << 14, 29 fraction bits) of N = 128 points, divided by N
+
+
+def enhance_fixed(
+    w: gc.GroupCommWeights, model: FixedGroupComm, x: np.ndarray, output: int = 0
+) -> np.ndarray:
+    """Mono float audio (T,) -> float output (T,) aligned with the input, through the fixed-point model.
+
+    conv: q15 audio -> `FixedConvEncoder` -> model -> `FixedConvDecoder` (all fixed point, int8
+    codec weights). stft: the float STFT of the q15 audio rounded to int32 with STFT_FRAC_BITS (what
+    a 32-bit fixed STFT block delivers, ~130 dB SNR), the model, float inverse STFT.
+    """
+    from hearpipe.models.conv_fixed import FixedConvDecoder, FixedConvEncoder
+
+    hp = w.hp
+    xq = np.clip(np.round(np.asarray(x, dtype=np.float64) * 32768), -32768, 32767).astype(np.int16)
+    st = FixedGroupCommState(model, output=output)
+    T = len(xq)
+    if hp.frontend == "stft":
+        X = gc.stft_frames(xq / 32768.0, hp.window, hp.hop)
+        f = STFT_FRAC_BITS
+        Xi = np.stack([np.round(X.real * 2**f), np.round(X.imag * 2**f)], -1).astype(np.int32)[None]
+        Y = st.process(Xi, f)[0]
+        return gc.istft_frames((Y[..., 0] + 1j * Y[..., 1]) * 2.0**-f, hp.window, hp.hop, T)
+    enc = FixedConvEncoder(w["enc.weight"], hp.hop)
+    dec = FixedConvDecoder(w["dec.weight"], hp.hop, enc.out_frac)
+    n = T // hp.hop * hp.hop
+    y = dec.process(st.process(enc.process(xq[None, :n]), enc.out_frac))[0] / 32768.0
+    out = np.zeros(T)
+    d = dec.latency_samples
+    out[: n - d] = y[d:n]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m hearpipe.models.groupcomm_fixed WEIGHTS`: SI-SNR of the float reference and of the
+    fixed-point model on dev mixtures (0 and 5 dB), and the gap."""
+    import argparse
+
+    from hearpipe.metrics.evaluate import dev_mixtures
+    from hearpipe.metrics.si_snr import si_snr
+    from hearpipe.models.weights import load_weights, resolve_weights
+
+    ap = argparse.ArgumentParser(prog="python -m hearpipe.models.groupcomm_fixed", description=main.__doc__)
+    ap.add_argument("weights", help="weight file or builtin:NAME")
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--n", type=int, default=6, help="dev utterances (each at 0 and 5 dB)")
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--weight-bits", type=int, default=8)
+    a = ap.parse_args(argv)
+    wf = load_weights(resolve_weights(a.weights), gc.ARCHITECTURE)
+    hp = gc.GroupCommHParams.from_dict(wf.hparams, wf.source)
+    w = gc.GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
+    import os
+    from pathlib import Path
+
+    data = (
+        a.data or os.environ.get("HEARPIPE_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
+    )
+    model = quantize_model(
+        w, calibration_frames=calibration_power(w, calibration_signals(data)), weight_bits=a.weight_bits
+    )
+    print(f"{a.weights}: {model.weight_bits}-bit weights; {model.formats.describe()}")
+    rows = []
+    for mix in dev_mixtures(data, n=a.n, seconds=a.seconds):
+        s_in = si_snr(mix.noisy, mix.clean)
+        s_fl = si_snr(gc.enhance(mix.noisy, w)[0], mix.clean)
+        s_fx = si_snr(enhance_fixed(w, model, mix.noisy), mix.clean)
+        rows.append((s_in, s_fl, s_fx))
+    r = np.array(rows)
+    print(f"mixtures {len(r)}: SI-SNR in {r[:, 0].mean():.2f} dB, float {r[:, 1].mean():.3f} dB, "
+          f"fixed {r[:, 2].mean():.3f} dB; SI-SNRi float {np.mean(r[:, 1] - r[:, 0]):.3f}, "
+          f"fixed {np.mean(r[:, 2] - r[:, 0]):.3f}; gap float - fixed: mean {np.mean(r[:, 1] - r[:, 2]):.3f} dB, "
+          f"max |gap| {np.max(np.abs(r[:, 1] - r[:, 2])):.3f} dB")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

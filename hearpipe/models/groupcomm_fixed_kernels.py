@@ -36,30 +36,69 @@ F_FEAT, F_RES, F_ALPHA, F_TAC0 = 0, 1, 2, 3
 
 
 @njit(cache=True)
-def _dense(wt, lay, li, x, bias, mq, sh, lo, hi, out, acc32, acc64, use32):
-    """out[m] = clamp(requantize_s64(sum_k w[m, k] x[k] + bias[m]), lo, hi) for layer li (dense_s16)."""
+def _dense(wt, lay, li, xs, nb, bias, mq, sh, lo, hi, outs, acc):
+    """outs[b, m] = clamp(requantize_s64(sum_k w[m, k] xs[b, k] + bias[m]), lo, hi) for b < nb, layer li
+    (dense_s16 on nb independent vectors sharing the weights, e.g. the K groups).
+
+    Loop order and accumulator by lay[li, 5], all exact: 0 - weights transposed (K, M) at lay[li, 0]
+    in `wt`, int64 accumulators (any weights); 2 - the same with int32 accumulators (layers proven
+    acc32-safe: sum |w| * 32768 < 2**31); 1 - acc32-safe layers with K >= 32: a row-major (M, K) copy
+    at lay[li, 4], a 32-bit dot product per row (SIMD multiply-add of int16 pairs). `wt` is int16
+    (int8 weights held widened: the same values); acc = (int64 (>= nb, >= M), int32 (>= nb, >= M))
+    accumulator scratch - both passed, so one compiled variant serves every model."""
     woff, m_n, k_n, boff = lay[li, 0], lay[li, 1], lay[li, 2], lay[li, 3]
-    w = wt[woff : woff + k_n * m_n].reshape((k_n, m_n))  # a 2-D view: loops over it vectorise
-    if use32:
-        for m in range(m_n):
-            acc32[m] = 0
-        for k in range(k_n):
-            xk = np.int32(x[k])
+    mode = lay[li, 5]
+    a64, a32 = acc
+    if mode == 1:
+        wr = wt[lay[li, 4] : lay[li, 4] + m_n * k_n].reshape((m_n, k_n))
+        for b in range(nb):
+            xb = xs[b]
+            ab = a32[b]
             for m in range(m_n):
-                acc32[m] = np.int32(acc32[m] + np.int32(w[k, m]) * xk)
-        for m in range(m_n):
-            v = requantize_s64(np.int64(acc32[m]) + bias[boff + m], mq[boff + m], sh[boff + m])
-            out[m] = min(max(v, lo), hi)
+                wm = wr[m]
+                s = np.int32(0)
+                for k in range(k_n):  # written this way numba/LLVM emit SIMD multiply-adds (measured)
+                    s += np.int32(wm[k]) * np.int32(xb[k])
+                ab[m] = s
+    elif mode == 2:
+        w = wt[woff : woff + k_n * m_n].reshape((k_n, m_n))  # a 2-D view: the loop over m vectorises
+        for b in range(nb):
+            ab = a32[b]
+            for m in range(m_n):
+                ab[m] = 0
+        for k in range(k_n):
+            wk = w[k]
+            for b in range(nb):
+                xk = np.int32(xs[b, k])
+                ab = a32[b]
+                for m in range(m_n):
+                    ab[m] += np.int32(wk[m]) * xk
     else:
-        for m in range(m_n):
-            acc64[m] = 0
-        for k in range(k_n):
-            xk = np.int64(x[k])
+        w = wt[woff : woff + k_n * m_n].reshape((k_n, m_n))
+        for b in range(nb):
+            ab = a64[b]
             for m in range(m_n):
-                acc64[m] += np.int64(w[k, m]) * xk
-        for m in range(m_n):
-            v = requantize_s64(acc64[m] + bias[boff + m], mq[boff + m], sh[boff + m])
-            out[m] = min(max(v, lo), hi)
+                ab[m] = 0
+        for k in range(k_n):
+            wk = w[k]
+            for b in range(nb):
+                xk = np.int64(xs[b, k])
+                ab = a64[b]
+                for m in range(m_n):
+                    ab[m] += np.int64(wk[m]) * xk
+    # requantisation in its own loop: inside the dot loop it stops the vectorisation (measured 2x)
+    for b in range(nb):
+        ob = outs[b]
+        if mode == 0:
+            ab64 = a64[b]
+            for m in range(m_n):
+                v = requantize_s64(ab64[m] + bias[boff + m], mq[boff + m], sh[boff + m])
+                ob[m] = min(max(v, lo), hi)
+        else:
+            ab32 = a32[b]
+            for m in range(m_n):
+                v = requantize_s64(np.int64(ab32[m]) + bias[boff + m], mq[boff + m], sh[boff + m])
+                ob[m] = min(max(v, lo), hi)
 
 
 @njit(cache=True)
@@ -84,191 +123,140 @@ def expand_tables(sig_t, tanh_t):
 
 
 @njit(cache=True)
-def _gru(wt, lay, li, x, h, bias, mq, sh, gx, gh, sig_f, tanh_f, acc32, acc64, use32):
-    """One GRU step (gru_s16 arithmetic) of one sequence: x (I,) int16, h (H,) Q15 updated in place."""
-    hd = h.shape[0]
-    _dense(wt, lay, li, x, bias, mq, sh, -32768, 32767, gx, acc32, acc64, use32)
-    _dense(wt, lay, li + 1, h, bias, mq, sh, -32768, 32767, gh, acc32, acc64, use32)
-    for j in range(hd):
-        r = np.int64(sig_f[sat16(np.int64(gx[j]) + gh[j]) + 32768])
-        z = np.int64(sig_f[sat16(np.int64(gx[hd + j]) + gh[hd + j]) + 32768])
-        npre = sat16(np.int64(gx[2 * hd + j]) + rshift_round(r * np.int64(gh[2 * hd + j]), 15))
-        n = np.int64(tanh_f[npre + 32768])
-        h[j] = sat16(n + rshift_round(z * (np.int64(h[j]) - n), 15))
+def _gru(wt, lay, li, xs, nb, hs, bias, mq, sh, gx, gh, sig_f, tanh_f, acc):
+    """One GRU step (gru_s16 arithmetic) of nb sequences: xs (nb, I) int16, hs (nb, H) Q15 updated in
+    place; gx, gh (nb, 3H) scratch."""
+    hd = lay[li + 1, 2]
+    _dense(wt, lay, li, xs, nb, bias, mq, sh, -32768, 32767, gx, acc)
+    _dense(wt, lay, li + 1, hs, nb, bias, mq, sh, -32768, 32767, gh, acc)
+    for b in range(nb):
+        gxb, ghb, h = gx[b], gh[b], hs[b]
+        for j in range(hd):
+            r = np.int64(sig_f[sat16(np.int64(gxb[j]) + ghb[j]) + 32768])
+            z = np.int64(sig_f[sat16(np.int64(gxb[hd + j]) + ghb[hd + j]) + 32768])
+            npre = sat16(np.int64(gxb[2 * hd + j]) + rshift_round(r * np.int64(ghb[2 * hd + j]), 15))
+            n = np.int64(tanh_f[npre + 32768])
+            h[j] = sat16(n + rshift_round(z * (np.int64(h[j]) - n), 15))
 
 
 @njit(cache=True)
-def _lstm(wt, lay, li, x, h, c, bias, mq, sh, gx, gh, sig_f, tanh_f, acc32, acc64, use32):
-    """One LSTM step (lstm_s16 arithmetic): h (H,) Q15 and c (H,) Q4.12 updated in place."""
-    hd = h.shape[0]
-    _dense(wt, lay, li, x, bias, mq, sh, -32768, 32767, gx, acc32, acc64, use32)
-    _dense(wt, lay, li + 1, h, bias, mq, sh, -32768, 32767, gh, acc32, acc64, use32)
-    for j in range(hd):
-        ig = np.int64(sig_f[sat16(np.int64(gx[j]) + gh[j]) + 32768])
-        fg = np.int64(sig_f[sat16(np.int64(gx[hd + j]) + gh[hd + j]) + 32768])
-        gg = np.int64(tanh_f[sat16(np.int64(gx[2 * hd + j]) + gh[2 * hd + j]) + 32768])
-        og = np.int64(sig_f[sat16(np.int64(gx[3 * hd + j]) + gh[3 * hd + j]) + 32768])
-        cn = sat16(rshift_round(8 * fg * np.int64(c[j]) + ig * gg, 18))
-        c[j] = cn
-        h[j] = sat16(rshift_round(og * np.int64(tanh_f[cn + 32768]), 15))
+def _lstm(wt, lay, li, xs, nb, hs, cs, bias, mq, sh, gx, gh, sig_f, tanh_f, acc):
+    """One LSTM step (lstm_s16 arithmetic) of nb sequences: hs (nb, H) Q15 and cs (nb, H) Q4.12 updated
+    in place; gx, gh (nb, 4H) scratch."""
+    hd = lay[li + 1, 2]
+    _dense(wt, lay, li, xs, nb, bias, mq, sh, -32768, 32767, gx, acc)
+    _dense(wt, lay, li + 1, hs, nb, bias, mq, sh, -32768, 32767, gh, acc)
+    for b in range(nb):
+        gxb, ghb, h, c = gx[b], gh[b], hs[b], cs[b]
+        for j in range(hd):
+            ig = np.int64(sig_f[sat16(np.int64(gxb[j]) + ghb[j]) + 32768])
+            fg = np.int64(sig_f[sat16(np.int64(gxb[hd + j]) + ghb[hd + j]) + 32768])
+            gg = np.int64(tanh_f[sat16(np.int64(gxb[2 * hd + j]) + ghb[2 * hd + j]) + 32768])
+            og = np.int64(sig_f[sat16(np.int64(gxb[3 * hd + j]) + ghb[3 * hd + j]) + 32768])
+            cn = sat16(rshift_round(8 * fg * np.int64(c[j]) + ig * gg, 18))
+            c[j] = cn
+            h[j] = sat16(rshift_round(og * np.int64(tanh_f[cn + 32768]), 15))
 
 
 @njit(cache=True)
-def groupcomm_frames(
-    feat, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_t, tanh_t, scr, masks, ops, ops_frame
-):
-    """Run the mask estimator over feat (J, F) int16 (format fmts[F_FEAT]) -> masks (J, C, F) Q15.
-
-    h_st / c_st (blocks * layers, K, H) int16: recurrent state, read and updated in place.
-    scr: int16 scratch (rows >= 12, cols >= max layer width) and the accumulators come from `scr`-sized
-    int32/int64 buffers allocated here once per call. ops += ops_frame * J (the per-frame count of the
-    composed library kernels, `hearpipe.models.groupcomm_fixed.ops_per_frame`)."""
-    kk, d, hd, hi, cc, pp, ff = dims[D_K], dims[D_D], dims[D_H], dims[D_HI], dims[D_C], dims[D_P], dims[D_F]
-    n_blocks, n_layers, inter, rnn, use32 = (
-        dims[D_BLOCKS],
-        dims[D_LAYERS],
-        dims[D_INTER],
-        dims[D_RNN],
-        dims[D_ACC32] != 0,
-    )
+def _net_frame(feat, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f, scr, acc, masks):
+    """The mask estimator on one frame: features feat (1, F) int16 (format fmts[F_FEAT]) -> masks (C, F)
+    Q15. h_st / c_st (blocks * layers, K, H) int16: recurrent state, updated in place. scr (9, >= K,
+    width) int16 scratch; acc (int64, int32) accumulator scratch, each (>= K, width) (see `_dense`)."""
+    kk, d, hi, cc, pp, ff = dims[D_K], dims[D_D], dims[D_HI], dims[D_C], dims[D_P], dims[D_F]
+    n_blocks, n_layers, inter, rnn = dims[D_BLOCKS], dims[D_LAYERS], dims[D_INTER], dims[D_RNN]
     afrac = fmts[F_ALPHA]
-    width = scr.shape[2]
-    acc32 = np.empty(width, np.int32)
-    acc64 = np.empty(width, np.int64)
+    lo, hi16 = -32768, 32767
     x = scr[0]  # (K, width): residual stream x_g in [:, :D]
     z = scr[1]  # TAC z_g / GRNN forward states
     zm = scr[2]  # TAC [z_g; m] / GRNN [h_fwd; h_bwd]
     y = scr[3]  # branch outputs
-    s = scr[4]  # sequence-module input per group
-    gx = scr[5, 0]
-    gh = scr[5, 1]
-    tmp = scr[5, 2]
-    tmp2 = scr[5, 3]
+    misc = scr[4]
+    tmp = misc[0:1]  # (1, width) single vectors
+    tmp2 = misc[1:2]
     hb = scr[6]  # GRNN backward states
-    n_frames = feat.shape[0]
-    for j in range(n_frames):
-        li = 0
-        # input projection: (F,) -> n_model values = K groups of D
-        _dense(wt, lay, li, feat[j], bias, mq, sh, -32768, 32767, tmp, acc32, acc64, use32)
-        li += 1
-        for g in range(kk):
-            for i in range(d):
-                x[g, i] = tmp[g * d + i]
-        aoff = 0
-        for r in range(n_blocks):
-            if inter == INTER_TAC:
-                for g in range(kk):
-                    _dense(wt, lay, li, x[g], bias, mq, sh, -32768, 32767, z[g], acc32, acc64, use32)
-                    _prelu(z[g], alpha, aoff, afrac, hi)
-                # mean over groups (mean_groups_s16: rounding half away from zero)
-                half = kk // 2
-                for i in range(hi):
-                    acc = np.int64(0)
-                    for g in range(kk):
-                        acc += z[g, i]
-                    acc = acc + half if acc > 0 else acc - half
-                    q = abs(acc) // kk
-                    tmp[i] = sat16(q if acc >= 0 else -q)
-                _dense(wt, lay, li + 1, tmp, bias, mq, sh, -32768, 32767, tmp2, acc32, acc64, use32)
-                _prelu(tmp2, alpha, aoff + hi, afrac, hi)
-                for g in range(kk):
-                    for i in range(hi):
-                        zm[g, i] = z[g, i]
-                        zm[g, hi + i] = tmp2[i]
-                    _dense(wt, lay, li + 2, zm[g], bias, mq, sh, -32768, 32767, y[g], acc32, acc64, use32)
-                    _prelu(y[g], alpha, aoff + 2 * hi, afrac, d)
-                    for i in range(d):
-                        x[g, i] = sat16(np.int64(x[g, i]) + y[g, i])
-                li += 3
-                aoff += 2 * hi + d
-            elif inter == INTER_RNN:
-                for i in range(hi):  # forward across groups, from a zero state every frame
-                    tmp2[i] = 0
-                for g in range(kk):
-                    _gru(
-                        wt, lay, li, x[g], tmp2[:hi], bias, mq, sh, gx, gh, sig_t, tanh_t, acc32, acc64, use32
-                    )
-                    for i in range(hi):
-                        z[g, i] = tmp2[i]
-                for i in range(hi):
-                    tmp2[i] = 0
-                for g in range(kk - 1, -1, -1):
-                    _gru(
-                        wt,
-                        lay,
-                        li + 2,
-                        x[g],
-                        tmp2[:hi],
-                        bias,
-                        mq,
-                        sh,
-                        gx,
-                        gh,
-                        sig_t,
-                        tanh_t,
-                        acc32,
-                        acc64,
-                        use32,
-                    )
-                    for i in range(hi):
-                        hb[g, i] = tmp2[i]
-                for g in range(kk):
-                    for i in range(hi):
-                        zm[g, i] = z[g, i]
-                        zm[g, hi + i] = hb[g, i]
-                    _dense(wt, lay, li + 4, zm[g], bias, mq, sh, -32768, 32767, y[g], acc32, acc64, use32)
-                    for i in range(d):
-                        x[g, i] = sat16(np.int64(x[g, i]) + y[g, i])
-                li += 5
-            # sequence module: per group, weights shared; state per (block, layer, group)
+    gx = scr[7]  # gate pre-activations (K, G*H)
+    gh = scr[8]
+    li = 0
+    # input projection: (F,) -> n_model values = K groups of D
+    _dense(wt, lay, li, feat, 1, bias, mq, sh, lo, hi16, tmp, acc)
+    li += 1
+    for g in range(kk):
+        for i in range(d):
+            x[g, i] = tmp[0, g * d + i]
+    aoff = 0
+    for r in range(n_blocks):
+        if inter == INTER_TAC:
+            _dense(wt, lay, li, x, kk, bias, mq, sh, lo, hi16, z, acc)
             for g in range(kk):
-                for i in range(d):
-                    s[g, i] = x[g, i]
-            for layer in range(n_layers):
-                st = r * n_layers + layer
+                _prelu(z[g], alpha, aoff, afrac, hi)
+            # mean over groups (mean_groups_s16: rounding half away from zero)
+            half = kk // 2
+            for i in range(hi):
+                tot = np.int64(0)
                 for g in range(kk):
-                    inp = s[g, :d] if layer == 0 else s[g, :hd]
-                    if rnn == RNN_GRU:
-                        _gru(
-                            wt,
-                            lay,
-                            li,
-                            inp,
-                            h_st[st, g],
-                            bias,
-                            mq,
-                            sh,
-                            gx,
-                            gh,
-                            sig_t,
-                            tanh_t,
-                            acc32,
-                            acc64,
-                            use32,
-                        )
-                    else:
-                        _lstm(
-                            wt, lay, li, inp, h_st[st, g], c_st[st, g], bias, mq, sh, gx, gh, sig_t, tanh_t,
-                            acc32, acc64, use32,
-                        )  # fmt: skip
-                    for i in range(hd):
-                        s[g, i] = h_st[st, g, i]
-                li += 2
+                    tot += z[g, i]
+                tot = tot + half if tot > 0 else tot - half
+                q = abs(tot) // kk
+                tmp[0, i] = sat16(q if tot >= 0 else -q)
+            _dense(wt, lay, li + 1, tmp, 1, bias, mq, sh, lo, hi16, tmp2, acc)
+            _prelu(tmp2[0], alpha, aoff + hi, afrac, hi)
             for g in range(kk):
-                _dense(wt, lay, li, s[g], bias, mq, sh, -32768, 32767, y[g], acc32, acc64, use32)
+                for i in range(hi):
+                    zm[g, i] = z[g, i]
+                    zm[g, hi + i] = tmp2[0, i]
+            _dense(wt, lay, li + 2, zm, kk, bias, mq, sh, lo, hi16, y, acc)
+            for g in range(kk):
+                _prelu(y[g], alpha, aoff + 2 * hi, afrac, d)
                 for i in range(d):
                     x[g, i] = sat16(np.int64(x[g, i]) + y[g, i])
-            li += 1
-        # mask head: logits in Q4.12, sigmoid table -> Q15; group g holds features g*P .. g*P+P-1
+            li += 3
+            aoff += 2 * hi + d
+        elif inter == INTER_RNN:
+            # bidirectional GRU across the groups of this frame, from a zero state every frame
+            for i in range(hi):
+                tmp2[0, i] = 0
+            for g in range(kk):
+                _gru(wt, lay, li, x[g : g + 1], 1, tmp2, bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
+                for i in range(hi):
+                    z[g, i] = tmp2[0, i]
+            for i in range(hi):
+                tmp2[0, i] = 0
+            for g in range(kk - 1, -1, -1):
+                _gru(wt, lay, li + 2, x[g : g + 1], 1, tmp2, bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
+                for i in range(hi):
+                    hb[g, i] = tmp2[0, i]
+            for g in range(kk):
+                for i in range(hi):
+                    zm[g, i] = z[g, i]
+                    zm[g, hi + i] = hb[g, i]
+            _dense(wt, lay, li + 4, zm, kk, bias, mq, sh, lo, hi16, y, acc)
+            for g in range(kk):
+                for i in range(d):
+                    x[g, i] = sat16(np.int64(x[g, i]) + y[g, i])
+            li += 5
+        # sequence module over the K groups (shared weights, state per block, layer and group)
+        for layer in range(n_layers):
+            st = r * n_layers + layer
+            inp = x if layer == 0 else h_st[st - 1]
+            if rnn == RNN_GRU:
+                _gru(wt, lay, li, inp, kk, h_st[st], bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
+            else:
+                _lstm(wt, lay, li, inp, kk, h_st[st], c_st[st], bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
+            li += 2
+        _dense(wt, lay, li, h_st[r * n_layers + n_layers - 1], kk, bias, mq, sh, lo, hi16, y, acc)
         for g in range(kk):
-            _dense(wt, lay, li, x[g], bias, mq, sh, -32768, 32767, y[g], acc32, acc64, use32)
-            for c in range(cc):
-                for p in range(pp):
-                    f = g * pp + p
-                    if f < ff:
-                        masks[j, c, f] = sigmoid_q15(y[g, c * pp + p], sig_t)
-    for k in range(ops.shape[0]):
-        ops[k] += ops_frame[k] * n_frames
+            for i in range(d):
+                x[g, i] = sat16(np.int64(x[g, i]) + y[g, i])
+        li += 1
+    # mask head: logits in Q4.12, sigmoid table -> Q15; group g holds features g*P .. g*P+P-1
+    _dense(wt, lay, li, x, kk, bias, mq, sh, lo, hi16, y, acc)
+    for g in range(kk):
+        for c in range(cc):
+            for p in range(pp):
+                f = g * pp + p
+                if f < ff:
+                    masks[c, f] = sig_f[np.int64(y[g, c * pp + p]) + 32768]
 
 
 @njit(cache=True)
@@ -290,23 +278,14 @@ def power_stft(xc, p_shift, eps, out):
 
 @njit(cache=True)
 def power_real(e, p_shift, eps, out):
-    """Power of real int16 features e (F, J) -> out (J, F) int64 = (e^2 << p_shift) + eps."""
+    """Power of real int16 features e (F, J) -> out (J, F) int64 = sat(e^2 << p_shift) + eps."""
     f_n, j_n = e.shape
+    lim = np.int64(1) << (62 - p_shift)
     for f in range(f_n):
         for j in range(j_n):
             v = np.int64(e[f, j])
-            out[j, f] = ((v * v) << p_shift) + eps
-
-
-@njit(cache=True)
-def log_features(p, p_frac, c_q24, feat_frac, table, out):
-    """out (J, F) int16 = sat16(round(round(log2_q16(p, p_frac) * c_q24 / 2**24) / 2**(16 - feat_frac))):
-    feat_scale * log2(power) in Q16 (`log2_db_array` with c_q24 = feat_scale * 2**24), then to int16."""
-    j_n, f_n = p.shape
-    for j in range(j_n):
-        for f in range(f_n):
-            v = sat32(rshift_round(log2_q16(p[j, f], p_frac, table) * c_q24, 24))
-            out[j, f] = sat16(rshift_round(v, 16 - feat_frac))
+            p = v * v
+            out[j, f] = ((np.int64(1) << 62) if p >= lim else p << p_shift) + eps
 
 
 @njit(cache=True)
@@ -321,16 +300,145 @@ def apply_mask_stft(xc, masks, c, out):
 
 
 @njit(cache=True)
-def apply_mask_real(e, masks, c, out):
-    """out (F, J) int16 = sat16(round(e * mask / 2**15)) (mask_mul_s16 with mask_frac 15)."""
-    f_n, j_n = e.shape
-    for f in range(f_n):
-        for j in range(j_n):
-            out[f, j] = sat16(rshift_round(np.int64(e[f, j]) * masks[j, c, f], 15))
-
-
-@njit(cache=True)
 def narrow16(v, shift, out):
     """out = sat16(round(v / 2**shift)) (Q16 log values -> int16 features)."""
     for i in range(v.shape[0]):
         out[i] = sat16(rshift_round(np.int64(v[i]), shift))
+
+
+@njit(cache=True)
+def run_stft(
+    xc, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f,
+    scr, acc, out_idx, masks, out, ops, ops_frame,
+):  # fmt: skip
+    """Frames of an int32 spectrum xc (F, J, 2), one at a time: power (`power_stft`), log features
+    (`log_features`), the network (`_net_frame`) -> masks (J, C, F) Q15, and out (F, J, 2) =
+    round(X * masks[:, out_idx] / 2**15). ops += ops_frame * J."""
+    f_n, j_n = xc.shape[0], xc.shape[1]
+    feat = np.empty((1, f_n), np.int16)
+    lim = np.int64(1) << (62 - p_shift)
+    ffrac = fmts[F_FEAT]
+    for j in range(j_n):
+        for f in range(f_n):
+            re = max(np.int64(xc[f, j, 0]), -2147483647)
+            im = max(np.int64(xc[f, j, 1]), -2147483647)
+            p = re * re + im * im
+            if p_shift > 0:
+                p = (np.int64(1) << 62) if p >= lim else p << p_shift
+            v = sat32(rshift_round(log2_q16(p + eps, p_frac, log_t) * c24, 24))
+            feat[0, f] = sat16(rshift_round(v, 16 - ffrac))
+        _net_frame(
+            feat,
+            dims,
+            fmts,
+            lay,
+            wt,
+            bias,
+            mq,
+            sh,
+            alpha,
+            h_st,
+            c_st,
+            sig_f,
+            tanh_f,
+            scr,
+            acc,
+            masks[j],
+        )
+        for f in range(f_n):
+            m = np.int64(masks[j, out_idx, f])
+            out[f, j, 0] = sat32(rshift_round(np.int64(xc[f, j, 0]) * m, 15))
+            out[f, j, 1] = sat32(rshift_round(np.int64(xc[f, j, 1]) * m, 15))
+    for k in range(ops.shape[0]):
+        ops[k] += ops_frame[k] * j_n
+
+
+@njit(cache=True)
+def run_conv(
+    e, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f,
+    scr, acc, out_idx, masks, out, ops, ops_frame,
+):  # fmt: skip
+    """As `run_stft` for real int16 encoder frames e (F, J): power e^2 (`power_real`), out (F, J) int16
+    = sat16(round(e * mask / 2**15)) (`mask_mul_s16`, mask_frac 15)."""
+    f_n, j_n = e.shape
+    feat = np.empty((1, f_n), np.int16)
+    lim = np.int64(1) << (62 - p_shift)
+    ffrac = fmts[F_FEAT]
+    for j in range(j_n):
+        for f in range(f_n):
+            x = np.int64(e[f, j])
+            p = x * x
+            p = (np.int64(1) << 62) if p >= lim else p << p_shift
+            v = sat32(rshift_round(log2_q16(p + eps, p_frac, log_t) * c24, 24))
+            feat[0, f] = sat16(rshift_round(v, 16 - ffrac))
+        _net_frame(
+            feat,
+            dims,
+            fmts,
+            lay,
+            wt,
+            bias,
+            mq,
+            sh,
+            alpha,
+            h_st,
+            c_st,
+            sig_f,
+            tanh_f,
+            scr,
+            acc,
+            masks[j],
+        )
+        for f in range(f_n):
+            out[f, j] = sat16(rshift_round(np.int64(e[f, j]) * masks[j, out_idx, f], 15))
+    for k in range(ops.shape[0]):
+        ops[k] += ops_frame[k] * j_n
+
+
+# -- learned conv encoder / decoder (hearpipe.models.conv_fixed) ------------------------------------
+@njit(cache=True)
+def encode_stream(x, hist, wt, lay, bias, mq, sh, acc, frame, hop, out, ops, ops_frame):
+    """Conv1d(1, N, W, stride hop) of one channel: x (k*hop,) int16 q15, hist (W - hop,) the delay line
+    (updated), out (N, k) = requantised frames (`dense_s16` arithmetic). ops += ops_frame * k."""
+    w_n = frame.shape[1]
+    keep = w_n - hop
+    k_n = x.shape[0] // hop
+    col = np.empty((1, out.shape[0]), np.int16)
+    for j in range(k_n):
+        for i in range(keep):
+            frame[0, i] = hist[i]
+        for i in range(hop):
+            frame[0, keep + i] = x[j * hop + i]
+        _dense(wt, lay, 0, frame, 1, bias, mq, sh, -32768, 32767, col, acc)
+        for n in range(out.shape[0]):
+            out[n, j] = col[0, n]
+        for i in range(keep):
+            hist[i] = frame[0, hop + i]
+    for i in range(ops.shape[0]):
+        ops[i] += ops_frame[i] * k_n
+
+
+@njit(cache=True)
+def decode_ola(e, wt, lay, mq, sh, acc, bias, carry, hop, out_shift, out, ops, ops_frame):
+    """Transposed conv + overlap-add of one channel: e (N, J) int16; per frame the W positions
+    y_i = requantize_s64(sum_n dec[n, i] e[n]) in int32 with acc_frac bits (`_dense`, one scale per
+    position), added to carry (W,) int32 with saturation; then `hop` samples are emitted as q15
+    sat16(round(carry / 2**out_shift)) and the carry shifts. out (J * hop,) int16."""
+    n_n, j_n = e.shape
+    w_n = carry.shape[0]
+    col = np.empty((1, n_n), np.int16)
+    y = np.empty((1, w_n), np.int32)
+    for j in range(j_n):
+        for n in range(n_n):
+            col[0, n] = e[n, j]
+        _dense(wt, lay, 0, col, 1, bias, mq, sh, -2147483648, 2147483647, y, acc)
+        for i in range(w_n):
+            carry[i] = sat32(np.int64(carry[i]) + y[0, i])
+        for i in range(hop):
+            out[j * hop + i] = sat16(rshift_round(np.int64(carry[i]), out_shift))
+        for i in range(w_n - hop):
+            carry[i] = carry[i + hop]
+        for i in range(w_n - hop, w_n):
+            carry[i] = 0
+    for i in range(ops.shape[0]):
+        ops[i] += ops_frame[i] * j_n

@@ -1,0 +1,217 @@
+"""Fixed-point GroupComm inference speed against PyTorch float inference of the same model, on one core.
+
+For each model (default: the shipped `builtin:enhance_conv` and `builtin:enhance_stft`) prints the
+real-time factor (audio seconds per wall-clock second) of
+  (a) hop by hop, as a hearing aid runs: one frame (hop samples) per call, state carried;
+  (b) whole file: all frames in one call;
+for the bit-true fixed-point path (`hearpipe.models.groupcomm_fixed`, numba) and for the PyTorch model
+of `hearpipe.train.model` loaded with the same weights (float32, inference mode; hop by hop through
+its modules with the recurrent state carried), and the ratio fixed / PyTorch.
+
+What is timed: conv model - audio in to audio out (encoder, mask estimator, masking, decoder) on both
+sides; STFT model - mask estimator and masking on spectrum frames (the STFT/iSTFT transforms, the
+separate `stft`/`istft` blocks, are excluded on both sides).
+
+    NUMBA_NUM_THREADS=1 python benchmarks/bench_groupcomm.py [--seconds 20] [--hop-seconds 5]
+Aim (issue 4): fixed point >= 50x real time, faster than PyTorch in both modes. The machine may be
+shared: ratios are measured in one process, interleaved, best of `--repeat`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np
+import torch
+
+from hearpipe.models import groupcomm as gc
+from hearpipe.models import groupcomm_fixed as gf
+from hearpipe.models.conv_fixed import FixedConvDecoder, FixedConvEncoder
+from hearpipe.models.weights import load_weights, resolve_weights
+from hearpipe.train.model import GroupCommNet, build
+
+SR = 16000
+STFT_FRAC = 22
+
+
+def best_time(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+class TorchStream:
+    """The PyTorch model run frame by frame with its GRU/LSTM states carried (a hearing aid's loop)."""
+
+    def __init__(self, net: GroupCommNet):
+        self.net, self.hp = net, net.hp
+        self.reset()
+
+    def reset(self) -> None:
+        hp = self.hp
+        self.state = [None] * hp.n_blocks
+        self.history = torch.zeros(hp.window - hp.hop)
+        self.carry = torch.zeros(hp.window)
+
+    def masks(self, e: torch.Tensor) -> torch.Tensor:
+        """e (R,) one frame of encoder output (STFT: [re; im]) -> masks (C, F)."""
+        net, hp = self.net, self.hp
+        f = torch.log2(net.power(e[None, :, None])[0, :, 0] + hp.log_eps) * hp.feat_scale
+        x = net.inp(f).reshape(1, 1, hp.groups, hp.group_dim)
+        for r, blk in enumerate(net.blocks):
+            if blk.inter is not None:
+                x = blk.inter(x)
+            s = x.reshape(hp.groups, 1, hp.group_dim)
+            h, self.state[r] = blk.rnn(s, self.state[r])
+            x = x + blk.out(h).reshape(1, 1, hp.groups, hp.group_dim)
+        m = torch.sigmoid(net.mask(x)).reshape(hp.groups, hp.n_outputs, hp.mask_per_group)
+        return m.permute(1, 0, 2).reshape(hp.n_outputs, -1)[:, : hp.features]
+
+    def conv_hop(self, x: torch.Tensor) -> torch.Tensor:
+        """hop samples in -> hop samples out (encoder, masks, decoder + overlap-add)."""
+        hp = self.hp
+        frame = torch.cat([self.history, x])
+        self.history = frame[hp.hop :]
+        e = self.net.enc[:, 0, :] @ frame
+        y = (e * self.masks(e)[0]) @ self.net.dec[:, 0, :]
+        self.carry = self.carry + y
+        out = self.carry[: hp.hop]
+        self.carry = torch.cat([self.carry[hp.hop :], torch.zeros(hp.hop)])
+        return out
+
+
+def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> list[str]:
+    wf = load_weights(resolve_weights(name), gc.ARCHITECTURE)
+    hp = gc.GroupCommHParams.from_dict(wf.hparams, wf.source)
+    w = gc.GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
+    data = os.environ.get(
+        "HEARPIPE_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+    )
+    sig = gf.calibration_signals(data if os.path.isdir(data) else None, n=4, seconds=3.0)
+    model = gf.quantize_model(w, calibration_frames=gf.calibration_power(w, sig))
+    rng = np.random.default_rng(0)
+    n = int(seconds * SR) // hp.hop * hp.hop
+    x = np.concatenate(sig * (1 + n // sum(len(s) for s in sig)))[:n] + 1e-4 * rng.standard_normal(n)
+    x = x / np.abs(x).max() * 0.5
+    xq = np.round(x * 32767).astype(np.int16)[None]
+    n_hop = int(hop_seconds * SR) // hp.hop
+    net = build(hp)
+    net.load_arrays(wf.arrays)
+    net.eval()
+    xt = torch.from_numpy(xq[0] / 32768.0).float()
+
+    if hp.frontend == "conv":
+        enc = FixedConvEncoder(w["enc.weight"], hp.hop)
+        dec = FixedConvDecoder(w["dec.weight"], hp.hop, enc.out_frac)
+        st = gf.FixedGroupCommState(model)
+
+        def fixed_whole():
+            enc.reset(), dec.reset(), st.reset()
+            dec.process(st.process(enc.process(xq), enc.out_frac))
+
+        def fixed_hop():
+            enc.reset(), dec.reset(), st.reset()
+            for j in range(n_hop):
+                dec.process(st.process(enc.process(xq[:, j * hp.hop : (j + 1) * hp.hop]), enc.out_frac))
+
+        ts = TorchStream(net)
+
+        def torch_whole():
+            with torch.inference_mode():
+                net(xt[None])
+
+        def torch_hop():
+            ts.reset()
+            with torch.inference_mode():
+                for j in range(n_hop):
+                    ts.conv_hop(xt[j * hp.hop : (j + 1) * hp.hop])
+
+        with torch.inference_mode():  # sanity: the streaming PyTorch loop is the same model
+            ref = net(xt[None, : 40 * hp.hop])[0, 0, : 30 * hp.hop]
+            ts.reset()
+            y = torch.cat([ts.conv_hop(xt[j * hp.hop : (j + 1) * hp.hop]) for j in range(40)])
+            d = hp.window - hp.hop
+            assert torch.allclose(y[d : d + 30 * hp.hop], ref, atol=1e-4), "torch streaming != torch whole"
+    else:
+        X = gc.stft_frames(xq[0] / 32768.0, hp.window, hp.hop)
+        Xi = np.stack([np.round(X.real * 2**STFT_FRAC), np.round(X.imag * 2**STFT_FRAC)], -1).astype(
+            np.int32
+        )[None]
+        st = gf.FixedGroupCommState(model)
+
+        def fixed_whole():
+            st.reset()
+            st.process(Xi, STFT_FRAC)
+
+        def fixed_hop():
+            st.reset()
+            for j in range(n_hop):
+                st.process(Xi[:, :, j : j + 1], STFT_FRAC)
+
+        with torch.inference_mode():
+            e = net.encode(xt[None])  # (1, 2F, J) = [re; im]
+
+        ts = TorchStream(net)
+
+        def torch_whole():
+            with torch.inference_mode():
+                m = net.estimate_masks(e)
+                _ = e * torch.cat([m[:, 0], m[:, 0]], dim=1)
+
+        def torch_hop():
+            ts.reset()
+            with torch.inference_mode():
+                for j in range(n_hop):
+                    ej = e[0, :, j]
+                    m = ts.masks(ej)[0]
+                    _ = ej * torch.cat([m, m])
+
+    fixed_whole()  # compile / warm up
+    torch_whole()
+    best = {f: float("inf") for f in (fixed_whole, torch_whole, fixed_hop, torch_hop)}
+    for _ in range(repeat):  # interleaved, best of `repeat`: the machine may be shared
+        for f in best:
+            best[f] = min(best[f], best_time(f, 1))
+    t_fw, t_tw, t_fh, t_th = best.values()
+    sec_whole, sec_hop = n / SR, n_hop * hp.hop / SR
+    macs = sum(v for k, v in gf.ops_per_frame(model).items() if k.startswith("mac"))
+    rows = [
+        f"{name} ({hp.frontend}, {gc.n_params(hp)} parameters, {model.weight_bits}-bit weights, "
+        f"{macs * hp.frame_rate_hz / 1e6:.1f} M MAC/s in the mask estimator)",
+        f"  formats: {model.formats.describe()}",
+        f"  (a) hop by hop ({sec_hop:.0f} s, {hp.hop} samples per call): fixed {sec_hop / t_fh:7.1f}x real time, "
+        f"PyTorch {sec_hop / t_th:7.1f}x  -> fixed/PyTorch {t_th / t_fh:5.2f}",
+        f"  (b) whole file ({sec_whole:.0f} s, one call):          fixed {sec_whole / t_fw:7.1f}x real time, "
+        f"PyTorch {sec_whole / t_tw:7.1f}x  -> fixed/PyTorch {t_tw / t_fw:5.2f}",
+    ]
+    for r in rows:
+        print(r, flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", nargs="+", default=["builtin:enhance_conv", "builtin:enhance_stft"])
+    ap.add_argument("--seconds", type=float, default=20.0, help="audio for the whole-file mode")
+    ap.add_argument("--hop-seconds", type=float, default=5.0, help="audio for the hop-by-hop mode")
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    print(
+        f"one core: NUMBA_NUM_THREADS={os.environ['NUMBA_NUM_THREADS']}, torch threads {torch.get_num_threads()}"
+    )
+    for name in a.models:
+        run_model(name, a.seconds, a.hop_seconds, a.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+"""Fixed-point GroupComm (hearpipe.models.groupcomm_fixed) and the fixed conv encoder/decoder.
+
+Oracles: the numpy float reference (`hearpipe.models.groupcomm`), the same network run as a chain of
+`hearpipe.fixed` library kernels (engine="kernels"), and the library's instrumented `ops` counters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from hearpipe.errors import InvalidInput
+from hearpipe.fixed import count
+from hearpipe.fixed.linalg import dense_s16
+from hearpipe.fixed.ops import new_ops
+from hearpipe.metrics import si_snr
+from hearpipe.models import groupcomm as gc
+from hearpipe.models import groupcomm_fixed as gf
+from hearpipe.models.conv_fixed import FixedConvDecoder, FixedConvEncoder
+from hearpipe.train.model import init_conv_basis
+
+from .conftest import data_dir
+
+STFT_FRAC = 22  # a q31 FFT of q15 input << 14 (29 fraction bits) divided by N = 128 carries 22
+
+
+def _hp(**kw) -> gc.GroupCommHParams:
+    base = dict(frontend="stft", window=32, hop=16, n_model=16, groups=4, hidden=8, inter_hidden=8)
+    return gc.GroupCommHParams(**{**base, **kw})
+
+
+CONV_LSTM = dict(
+    frontend="conv", window=16, hop=8, enc_channels=12, groups=2, inter="rnn", inter_hidden=6, rnn="lstm",
+    rnn_layers=2, n_outputs=2,
+)  # fmt: skip
+CONFIGS = {
+    "stft-tac-gru-int8": (dict(), 8),
+    "conv-rnn-lstm2-C2-int16": (CONV_LSTM, 16),
+    "stft-none-gru-K1": (dict(groups=1, inter="none", n_blocks=1), 8),
+}
+
+
+def _signal(rng, n, level=0.05):
+    x = np.convolve(rng.standard_normal(n), 0.8 ** np.arange(12), mode="same")
+    return level * x / np.std(x) * (0.3 + np.abs(np.sin(np.arange(n) * 2 * np.pi * 3 / 16000)))
+
+
+def _fixed_input(w: gc.GroupCommWeights, x: np.ndarray, enc_frac: int = 10):
+    """Front-end values in fixed point: STFT int32 (1, bins, J, 2) with STFT_FRAC, or the float conv
+    encoder output rounded to int16 (1, N, J) with enc_frac."""
+    hp = w.hp
+    if hp.frontend == "stft":
+        X = gc.stft_frames(x, hp.window, hp.hop)
+        Xi = np.stack([np.round(X.real * 2**STFT_FRAC), np.round(X.imag * 2**STFT_FRAC)], -1)
+        return Xi.astype(np.int32)[None], STFT_FRAC
+    e = gc.conv_encode(x, w["enc.weight"], hp.hop)
+    return np.clip(np.round(e * 2**enc_frac), -32768, 32767).astype(np.int16)[None], enc_frac
+
+
+@pytest.fixture(scope="module", params=list(CONFIGS))
+def model(request):
+    kw, bits = CONFIGS[request.param]
+    w = gc.random_weights(_hp(**kw), seed=3)
+    rng = np.random.default_rng(5)
+    cal = gf.calibration_power(w, [_signal(rng, 8000, lvl) for lvl in (0.01, 0.05, 0.2)])
+    return w, gf.quantize_model(w, calibration_frames=cal, weight_bits=bits)
+
+
+def test_probe_forward_is_the_reference(model):
+    w, _ = model
+    rng = np.random.default_rng(0)
+    p = gf.frontend_power(w, _signal(rng, 1600))
+    ref, probe = gc.GroupCommState(w), gc.GroupCommState(w)
+    for j in range(p.shape[1]):
+        np.testing.assert_allclose(
+            gf._probe_step(probe, p[:, j], lambda n, a: a), ref.step(p[:, j]), atol=1e-12
+        )
+
+
+def test_fused_kernel_equals_library_kernels_and_counts(model):
+    w, m = model
+    rng = np.random.default_rng(1)
+    xi, frac = _fixed_input(w, _signal(rng, 2400))
+    n_frames = xi.shape[2]
+    fused, lib = gf.FixedGroupCommState(m), gf.FixedGroupCommState(m, engine="kernels")
+    np.testing.assert_array_equal(fused.masks(xi, frac), lib.masks(xi, frac))
+    fused.reset(), lib.reset()
+    fused.ops[:], lib.ops[:] = 0, 0
+    np.testing.assert_array_equal(fused.process(xi, frac), lib.process(xi, frac))
+    # the library kernels' instrumented counters == the analytic count == what the fused path reports
+    analytic = Counter({k: v * n_frames for k, v in gf.ops_per_frame(m).items()})
+    assert count.from_array(lib.ops) == analytic
+    assert count.from_array(fused.ops) == analytic
+    assert m.acc32 == (m.weight_bits == 8)  # int8 layers take the int32 accumulator path, int16 int64
+
+
+def test_streaming_is_bit_identical_for_any_split(model):
+    w, m = model
+    rng = np.random.default_rng(2)
+    xi, frac = _fixed_input(w, _signal(rng, 3200))
+    whole = gf.FixedGroupCommState(m).process(xi, frac)
+    st = gf.FixedGroupCommState(m)
+    for _ in range(2):  # twice: reset must restore the initial state
+        st.reset()
+        parts, j = [], 0
+        while j < xi.shape[2]:
+            k = int(rng.choice([1, 1, 2, 7, 30]))
+            parts.append(st.process(xi[:, :, j : j + k], frac))
+            j += k
+        np.testing.assert_array_equal(np.concatenate(parts, axis=2), whole)
+    st.reset()
+    one = np.stack([st.step(xi[:, :, j], frac) for j in range(xi.shape[2])], axis=2)
+    np.testing.assert_array_equal(one, whole)
+
+
+@pytest.mark.parametrize("frac", [0, 8, 31])
+def test_extreme_inputs_saturate_without_wrapping(model, frac):
+    """Rails, zeros and random full-range values at any input format: the fused kernel equals the
+    library chain (whose kernels saturate, never wrap) and the masks stay in [0, 1]."""
+    w, m = model
+    rng = np.random.default_rng(frac)
+    hp = w.hp
+    if hp.frontend == "stft":
+        info, shape = np.iinfo(np.int32), (1, hp.features, 12, 2)
+    else:
+        info, shape = np.iinfo(np.int16), (1, hp.features, 12)
+    x = rng.integers(info.min, info.max, shape, endpoint=True, dtype=np.int64)
+    x[..., :3, ...] = info.max
+    x[..., 3:6, ...] = info.min
+    x[..., 6:8, ...] = 0
+    x = x.astype(info.dtype)
+    fused, lib = gf.FixedGroupCommState(m), gf.FixedGroupCommState(m, engine="kernels")
+    mk = fused.masks(x, frac)
+    np.testing.assert_array_equal(mk, lib.masks(x, frac))
+    assert mk.min() >= 0 and mk.max() <= 32767
+    out = gf.FixedGroupCommState(m).process(x, frac)
+    assert np.all(np.abs(out.astype(np.int64)) <= np.abs(x.astype(np.int64)))  # a mask <= 1 never grows
+
+
+def test_multichannel_state_is_per_channel(model):
+    w, m = model
+    rng = np.random.default_rng(4)
+    a, frac = _fixed_input(w, _signal(rng, 1600))
+    b, _ = _fixed_input(w, _signal(rng, 1600, 0.2))
+    both = gf.FixedGroupCommState(m, channels=2).process(np.concatenate([a, b]), frac)
+    np.testing.assert_array_equal(both[:1], gf.FixedGroupCommState(m).process(a, frac))
+    np.testing.assert_array_equal(both[1:], gf.FixedGroupCommState(m).process(b, frac))
+
+
+def test_fixed_masks_follow_the_float_reference(model):
+    w, m = model
+    rng = np.random.default_rng(6)
+    x = _signal(rng, 4000)
+    xi, frac = _fixed_input(w, x)
+    masks = gf.FixedGroupCommState(m).masks(xi, frac)[0] / 32768.0
+    # the float reference on the same (quantised) front-end values
+    p = (
+        (xi[0, ..., 0].astype(float) ** 2 + xi[0, ..., 1].astype(float) ** 2)
+        if xi.ndim == 4
+        else xi[0] ** 2.0
+    )
+    ref = gc.GroupCommState(w).process(p * 2.0 ** (-2 * frac))
+    err = np.abs(masks - ref)
+    assert err.mean() < 0.01 and err.max() < 0.15, (err.mean(), err.max())
+
+
+def test_formats_and_memory(model):
+    _, m = model
+    hp = m.hp
+    f = m.formats
+    assert 0 <= f.feat <= 15 and 0 <= f.res <= 15
+    # calibrated maxima fit their formats with the headroom
+    assert f.max_abs["features"] * gf.DEFAULT_HEADROOM <= 32767 * 2.0**-f.feat
+    assert f.max_abs["res"] * gf.DEFAULT_HEADROOM <= 32767 * 2.0**-f.res
+    assert "Q" in f.describe()
+    n_w = sum(q.w.size for q in m.layers)
+    shapes = gc.expected_shapes(hp)
+    assert n_w == sum(
+        math.prod(v) for k, v in shapes.items() if len(v) == 2 and not k.startswith(("enc.", "dec."))
+    )
+    assert m.weight_bytes()["weights"] == n_w * m.weight_bits // 8
+    assert m.state_bytes(2) == 2 * gc.state_values(hp) * 2
+    assert m.scratch_bytes() > 0
+    summ = gf.cost_summary(m, channels=2)
+    assert (
+        summ["ops"]["mac8" if m.weight_bits == 8 else "mac16"]
+        == 2 * gf.ops_per_frame(m)["mac8" if m.weight_bits == 8 else "mac16"]
+    )
+
+
+def test_pinned_formats_reproduce_the_calibrated_model(model):
+    w, m = model
+    pinned = gf.quantize_model(w, weight_bits=m.weight_bits, formats=m.formats.to_dict())
+    assert pinned.formats == m.formats
+    np.testing.assert_array_equal(pinned.wt, m.wt)
+    np.testing.assert_array_equal(pinned.bias, m.bias)
+    np.testing.assert_array_equal(pinned.mq, m.mq)
+    bad = {**m.formats.to_dict(), "res": 16}
+    with pytest.raises(InvalidInput, match=r"0\.\.15"):
+        gf.quantize_model(w, formats=bad)
+    with pytest.raises(InvalidInput, match="tac"):
+        gf.quantize_model(w, formats={**m.formats.to_dict(), "tac": [3, 3, 3, 3, 3]})
+
+
+def test_bad_inputs_are_refused(model):
+    w, m = model
+    st = gf.FixedGroupCommState(m)
+    xi, frac = _fixed_input(w, np.zeros(800))
+    with pytest.raises(InvalidInput, match="groupcomm fixed input"):
+        st.process(xi.astype(np.float64), frac)
+    with pytest.raises(InvalidInput, match="frac_bits"):
+        st.process(xi, 40)
+    with pytest.raises(InvalidInput, match="output"):
+        gf.FixedGroupCommState(m, output=5)
+    with pytest.raises(InvalidInput, match="weight_bits"):
+        gf.quantize_model(w, calibration_frames=[np.ones((w.hp.features, 3))], weight_bits=4)
+    with pytest.raises(InvalidInput, match="calibration_frames"):
+        gf.quantize_model(w, calibration_frames=[])
+
+
+# -- conv encoder / decoder -------------------------------------------------------------------------
+def _q15(x):
+    return np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)
+
+
+def test_conv_encoder_matches_float_and_streams():
+    rng = np.random.default_rng(7)
+    enc = rng.standard_normal((24, 32)) / 6
+    x = _signal(rng, 3200, 0.2)
+    fe = FixedConvEncoder(enc, 16, weight_bits=16)
+    e = fe.process(_q15(x)[None])[0] * 2.0**-fe.out_frac
+    ref = gc.conv_encode(_q15(x) / 32768.0, enc, 16)
+    tol = 2.0**-fe.out_frac * 0.51 + 32 * np.abs(enc).max() / 32767 + np.abs(ref).max() * 2.0**-14
+    assert np.abs(e - ref).max() <= tol
+    # the worst-case format: a full-scale input matched to a filter's signs reaches but never saturates
+    worst = np.tile(np.sign(enc[3]), 4)
+    fe.reset()
+    e3 = fe.process(_q15(worst)[None])[0, 3]
+    assert np.abs(e3).max() < 32767 and np.abs(e3).max() > 32767 / 4
+    # chunked == whole, counters == analytic counts
+    fe2 = FixedConvEncoder(enc, 16)
+    whole = fe2.process(_q15(x)[None])
+    fe2.reset()
+    fe2.ops[:] = 0
+    parts = [fe2.process(_q15(x)[None, i : i + n]) for i, n in ((0, 16), (16, 160), (176, 3024))]
+    np.testing.assert_array_equal(np.concatenate(parts, axis=2), whole)
+    assert count.from_array(fe2.ops) == {k: v * 200 for k, v in fe2.ops_per_frame().items()}
+    # the library's dense_s16 on the frames gives the same values and counts the same dense operations
+    xs = np.concatenate([np.zeros(16, np.int16), _q15(x)])
+    frames = np.stack([xs[j * 16 : j * 16 + 32] for j in range(200)])
+    lib, ops = np.empty((200, 24), np.int16), new_ops()
+    dense_s16(fe2.w, frames, fe2.bias, fe2.mult, fe2.shift, -32768, 32767, lib, ops)
+    np.testing.assert_array_equal(lib.T, whole[0])
+    assert count.from_array(ops) == {k: v * 200 for k, v in count.dense(24, 32, 1, 8).items()}
+
+
+def test_conv_codec_reconstructs_and_streams():
+    """Fourier basis (perfect reconstruction at hop W/2): fixed encoder -> decoder returns the input
+    delayed by W - S samples with high SNR, for any split into calls."""
+    W, S = 64, 32
+    enc, dec = init_conv_basis(W, W)
+    rng = np.random.default_rng(8)
+    x = _signal(rng, 4800, 0.1)
+    fe = FixedConvEncoder(enc, S)
+    fd = FixedConvDecoder(dec, S, fe.out_frac)
+    y = fd.process(fe.process(_q15(x)[None]))[0] / 32768.0
+    d = fd.latency_samples
+    err = y[d:] - x[: len(x) - d]
+    assert 10 * np.log10(np.sum(x[: len(x) - d] ** 2) / np.sum(err**2)) > 40
+    fe.reset(), fd.reset()
+    fd.ops[:] = 0
+    outs = []
+    for i, n in ((0, 32), (32, 32), (64, 640), (704, 4096)):
+        outs.append(fd.process(fe.process(_q15(x)[None, i : i + n])))
+    np.testing.assert_array_equal(np.concatenate(outs, axis=1)[0], np.round(y * 32768).astype(np.int16))
+    assert count.from_array(fd.ops) == {k: v * 150 for k, v in fd.ops_per_frame().items()}
+    with pytest.raises(InvalidInput):
+        fe.process(_q15(x)[None, :10])
+
+
+# -- trained models on real speech --------------------------------------------------------------------
+def _trained(name):
+    from hearpipe.models.weights import builtin_names, load_weights, resolve_weights
+
+    if name not in builtin_names():
+        pytest.skip(f"no trained model builtin:{name} yet")
+    wf = load_weights(resolve_weights(f"builtin:{name}"), gc.ARCHITECTURE)
+    hp = gc.GroupCommHParams.from_dict(wf.hparams, wf.source)
+    return gc.GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", ["enhance_stft", "enhance_conv"])
+def test_trained_model_fixed_vs_float_si_snr(name):
+    from hearpipe.metrics.evaluate import dev_mixtures
+
+    w = _trained(name)
+    sig = gf.calibration_signals(data_dir(), n=3, seconds=2.0)
+    m = gf.quantize_model(w, calibration_frames=gf.calibration_power(w, sig))
+    gaps = []
+    for mix in dev_mixtures(data_dir(), n=3, seconds=2.5):
+        y_float = gc.enhance(mix.noisy, w)[0]
+        y_fixed = gf.enhance_fixed(w, m, mix.noisy)
+        gaps.append(si_snr(y_float, mix.clean) - si_snr(y_fixed, mix.clean))
+    assert np.mean(np.abs(gaps)) <= 0.3, gaps
+    assert np.max(np.abs(gaps)) <= 0.5, gaps
