@@ -37,7 +37,7 @@ from hearpipe.models.weights import load_weights, resolve_weights
 from hearpipe.train.model import GroupCommNet, build
 
 SR = 16000
-STFT_FRAC = 22
+STFT_FRAC = 23  # the fixed stft block for N = 128
 
 
 def best_time(fn, repeat: int) -> float:

@@ -237,7 +237,9 @@ def harmonic_distortion(graph, points=THD_POINTS, seconds: float = 0.3) -> list[
             {
                 "frequency_hz": f,
                 "input_db_spl": lv,
-                "thd_percent": 100.0 * math.sqrt(ph / p1) if p1 > 0 else float("nan"),
+                "thd_percent": 100.0 * math.sqrt(ph / p1)
+                if p1 > 0
+                else None,  # silent output: undefined (JSON null)
             }
         )
     return res

@@ -45,7 +45,11 @@ def summary(r: dict) -> str:
     lines.append(
         "equivalent input noise: " + ("none (output exactly silent)" if ein is None else f"{ein:.1f} dB SPL")
     )
-    thd = ", ".join(f"{d['frequency_hz']:g} Hz {d['thd_percent']:.2f}%" for d in r["harmonic_distortion"])
+    thd = ", ".join(
+        f"{d['frequency_hz']:g} Hz "
+        + ("n/a (silent)" if d["thd_percent"] is None else f"{d['thd_percent']:.2f}%")
+        for d in r["harmonic_distortion"]
+    )
     lines.append(f"harmonic distortion: {thd}")
     io = r["io_curve"]
     pts = "  ".join(f"{i:g}->{o:.1f}" for i, o in zip(io["input_db_spl"], io["output_db_spl"]))

@@ -1,4 +1,4 @@
-"""`groupcomm`: GroupComm mask estimation and masking on STFT bins or learned-encoder latents (float path).
+"""`groupcomm`: GroupComm mask estimation and masking on STFT bins or learned-encoder latents.
 
 Input and output have the same format: complex spectrum frames from `stft` (mask real, per bin) or
 latent frames from `conv_encoder` (mask per channel, multiplying the un-normalised encoder output).
@@ -6,6 +6,10 @@ The model's hyper-parameters come from the weight file's metadata and are checke
 incoming frames (front end kind, number of features, hop, window). The recurrent state of every
 audio channel is carried across `process` calls; frames are processed one by one, so the output
 does not depend on how the stream is chunked. Causal and frame-wise: no delay of its own.
+
+On fixed-point devices the bit-true inference of `hearpipe.models.groupcomm_fixed` runs (int8 weights,
+int16 activations in calibrated formats, table log2/sigmoid/tanh); it takes the fixed `stft` block's
+int32 spectrum or the fixed `conv_encoder`'s int16 latents and returns them masked, same format.
 """
 
 from __future__ import annotations
@@ -85,14 +89,28 @@ class GroupComm(Block):
             )
         self.w, self.hp, self.ctx, self.fmt = w, hp, ctx, fmt
         self.channels = fmt.channels
+        self.fixed = fmt.numeric != "float"
+        if self.fixed:
+            from hearpipe.models import groupcomm_fixed as gf
+            from hearpipe.train.data import default_data_dir
+
+            _, self.model = gf.quantize_weight_file(
+                self.params.weights, ctx.base_dir, weight_bits=8, data_dir=default_data_dir()
+            )
         return fmt
 
     def reset(self) -> None:
-        self.states = [gc.GroupCommState(self.w) for _ in range(self.channels)]
+        if self.fixed:
+            from hearpipe.models.groupcomm_fixed import FixedGroupCommState
+
+            self.fixed_state = FixedGroupCommState(self.model, self.channels, self.params.output)
+            self.ops = self.fixed_state.ops
+        else:
+            self.states = [gc.GroupCommState(self.w) for _ in range(self.channels)]
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        if x.dtype.kind not in "fc":
-            raise self.fail("fixed-point GroupComm inference is not implemented yet (float devices only)")
+        if self.fixed:
+            return self.fixed_state.process(x, self.fmt.frac_bits)
         power = x.real**2 + x.imag**2 if np.iscomplexobj(x) else x * x
         y = np.empty_like(x)
         o = self.params.output
@@ -105,6 +123,17 @@ class GroupComm(Block):
 
     def cost(self) -> Cost:
         hp, c = self.hp, self.channels
+        if self.fixed:  # exactly what the fixed-point kernels execute
+            from hearpipe.models.groupcomm_fixed import cost_summary
+
+            s = cost_summary(self.model, c)
+            return Cost(
+                ops=s["ops"],
+                frame_rate_hz=s["frame_rate_hz"],
+                ram_persistent=s["ram_persistent"],
+                ram_scratch=s["ram_scratch"],
+                rom=s["rom"],
+            )
         fixed = self.ctx.fixed
         wb = word_bytes(self.ctx)
         o = gc.ops_per_frame(hp)

@@ -1,4 +1,4 @@
-"""Learned analysis/synthesis (TasNet family): `conv_encoder` and `conv_decoder`, float path.
+"""Learned analysis/synthesis (TasNet family): `conv_encoder` and `conv_decoder`.
 
 `conv_encoder`: Conv1d(1, N, W, stride S) without bias; frame j covers the input samples
 [(j+1)S - W, (j+1)S) (zeros before the start), so every input block of k*S samples gives k frames
@@ -8,6 +8,8 @@ samples, so the pair delays by W - S samples (reported by the decoder).
 Weights (`enc.weight` and `dec.weight`, each (N, W)) come from a `.npz` weight file: the groupcomm
 model's own file (`builtin:enhance_conv`) or any file holding those arrays; W and S come from its
 metadata (`window`, `hop`).
+On fixed-point devices both run `hearpipe.models.conv_fixed` (int8 weights, int16 latents in the
+worst-case format of the encoder, so no q15 input can saturate it; q15 audio out).
 """
 
 from __future__ import annotations
@@ -77,6 +79,19 @@ def decode_frames(e, dec, carry, hop, out):
                 carry[c, i] = 0.0
 
 
+def _fixed_cost(codec, frame_rate_hz: float) -> Cost:
+    """Cost of a fixed-point encoder/decoder: its kernels' exact per-frame counts, for all channels."""
+    per_channel = codec.ops_per_frame()
+    mem = codec.memory()
+    return Cost(
+        ops=Counter({k: v * codec.channels for k, v in per_channel.items()}),
+        frame_rate_hz=frame_rate_hz,
+        ram_persistent=mem["state"],
+        ram_scratch=mem["scratch"],
+        rom=mem["rom"],
+    )
+
+
 class ConvEncoderParams(BlockParams):
     weights: str = Field(
         "builtin:enhance_conv",
@@ -103,14 +118,24 @@ class ConvEncoder(Block):
         self.ctx = ctx
         self.channels = fmt.channels
         self.N = self.enc.shape[0]
-        return SignalFormat("latent", fmt.channels, fmt.sample_rate_hz, self.S, features=self.N, frame=self.W)
+        out = SignalFormat("latent", fmt.channels, fmt.sample_rate_hz, self.S, features=self.N, frame=self.W)
+        self.fixed = fmt.numeric != "float"
+        if not self.fixed:
+            return out
+        from hearpipe.models.conv_fixed import FixedConvEncoder
+
+        self.fixed_enc = FixedConvEncoder(self.enc, self.S, channels=self.channels)
+        return out.with_(numeric="int16", frac_bits=self.fixed_enc.out_frac)
 
     def reset(self) -> None:
-        self.history = np.zeros((self.channels, self.W - self.S))
+        if self.fixed:
+            self.fixed_enc.reset()
+        else:
+            self.history = np.zeros((self.channels, self.W - self.S))
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        if x.dtype.kind != "f":
-            raise self.fail("the fixed-point learned encoder is not implemented yet (float devices only)")
+        if self.fixed:
+            return self.fixed_enc.process(x)
         s = np.concatenate([self.history, x], axis=1)
         self.history = s[:, s.shape[1] - (self.W - self.S) :].copy()
         out = np.empty((self.channels, self.N, x.shape[1] // self.S))
@@ -118,6 +143,8 @@ class ConvEncoder(Block):
         return out
 
     def cost(self) -> Cost:
+        if self.fixed:
+            return _fixed_cost(self.fixed_enc, self.ctx.sample_rate_hz / self.S)
         c, wb = self.channels, word_bytes(self.ctx)
         fixed = self.ctx.fixed
         ops = add_ops(Counter(), move=(self.W - self.S) * c)
@@ -160,23 +187,39 @@ class ConvDecoder(Block):
         self.ctx = ctx
         self.channels = fmt.channels
         self.N = N
-        return SignalFormat("time", fmt.channels, fmt.sample_rate_hz, 1)
+        out = SignalFormat("time", fmt.channels, fmt.sample_rate_hz, 1)
+        self.fixed = fmt.numeric != "float"
+        if not self.fixed:
+            return out
+        if fmt.numeric != "int16":
+            raise self.fail(
+                f"fixed-point latents must be int16 (from conv_encoder), receives {fmt.describe()}"
+            )
+        from hearpipe.models.conv_fixed import FixedConvDecoder
+
+        self.fixed_dec = FixedConvDecoder(self.dec, self.S, in_frac=fmt.frac_bits, channels=self.channels)
+        return out.with_(numeric="q15", frac_bits=15)
 
     @property
     def latency_samples(self) -> int:
         return self.W - self.S
 
     def reset(self) -> None:
-        self.carry = np.zeros((self.channels, self.W))
+        if self.fixed:
+            self.fixed_dec.reset()
+        else:
+            self.carry = np.zeros((self.channels, self.W))
 
     def process(self, e: np.ndarray) -> np.ndarray:
-        if e.dtype.kind != "f":
-            raise self.fail("the fixed-point learned decoder is not implemented yet (float devices only)")
+        if self.fixed:
+            return self.fixed_dec.process(e)
         out = np.empty((self.channels, e.shape[2] * self.S))
         decode_frames(np.ascontiguousarray(e, dtype=np.float64), self.dec, self.carry, self.S, out)
         return out
 
     def cost(self) -> Cost:
+        if self.fixed:
+            return _fixed_cost(self.fixed_dec, self.ctx.sample_rate_hz / self.S)
         c, wb = self.channels, word_bytes(self.ctx)
         fixed = self.ctx.fixed
         ops = add_ops(Counter(), add=self.W * c, move=(self.W - self.S) * c)

@@ -58,6 +58,16 @@ def _multipliers(real: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     return m, s
 
 
+def _kernel_layout(wq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-layer table and int16 weights for `groupcomm_fixed_kernels._dense`: transposed weights, plus
+    a row-major copy for the int32 dot-product loop when the layer is acc32-safe and K >= 32."""
+    m_n, k_n = wq.shape
+    mode = (1 if k_n >= 32 else 2) if acc32_is_safe(wq) else 0
+    t = np.ascontiguousarray(wq.T).ravel().astype(np.int16)
+    r = np.ascontiguousarray(wq).ravel().astype(np.int16) if mode == 1 else np.zeros(0, np.int16)
+    return np.array([[0, m_n, k_n, 0, t.size, mode]], np.int64), np.concatenate([t, r])
+
+
 def encoder_out_frac(enc: np.ndarray, weight_bits: int = 8) -> int:
     """The default encoder output format (fraction bits) for these weights: what `FixedConvEncoder`
     chooses and what the groupcomm and decoder blocks must be told (`frac_bits`, `in_frac`)."""
@@ -88,8 +98,7 @@ class FixedConvEncoder:
         self.mult, self.shift = _multipliers(scale * 2.0 ** (self.out_frac - 15), "conv encoder")
         self.bias = np.zeros(self.N, np.int64)
         # kernel layout (groupcomm_fixed_kernels._dense): transposed weights, reduced multipliers
-        self._lay = np.array([[0, self.N, self.W, 0, 0, 2 if acc32_is_safe(self.w) else 0]], np.int64)
-        self._wt = np.ascontiguousarray(self.w.T).ravel().astype(np.int16)
+        self._lay, self._wt = _kernel_layout(self.w)
         self._mq, self._sh = _reduce(self.mult), self.shift.astype(np.int64)
         self._acc = (np.zeros((1, self.N), np.int64), np.zeros((1, self.N), np.int32))
         self._frame = np.zeros((1, self.W), np.int16)
@@ -161,10 +170,7 @@ class FixedConvDecoder:
             )
         self.mult, self.shift = _multipliers(scale * 2.0 ** (self.acc_frac - self.in_frac), "conv decoder")
         self._mq, self._sh = _reduce(self.mult), self.shift.astype(np.int64)
-        self._lay = np.array([[0, self.W, self.N, 0, 0, 2 if acc32_is_safe(self.w) else 0]], np.int64)
-        self._wt = (
-            np.ascontiguousarray(self.w.T).ravel().astype(np.int16)
-        )  # (N, W): the loop over positions vectorises
+        self._lay, self._wt = _kernel_layout(self.w)
         self._acc = (np.zeros((1, self.W), np.int64), np.zeros((1, self.W), np.int32))
         self._bias = np.zeros(self.W, np.int64)
         self._ops_frame = _as_array(self.ops_per_frame())

@@ -279,6 +279,7 @@ class FixedGroupComm:
         self.ops_features_arr = _as_array(features_ops(hp.frontend, hp.features))
         self.ops_mask_arr = _as_array(ops_per_frame(self, parts=("mask",)))
         self.ops_frame_arr = self.ops_features_arr + self.ops_network_arr + self.ops_mask_arr
+        self.c24 = round(hp.feat_scale * 2**24)  # feat_scale as a Q24 constant
 
     # -- memory, bytes ------------------------------------------------------------------------------
     def weight_bytes(self) -> dict[str, int]:
@@ -561,44 +562,43 @@ class FixedGroupCommState:
         n = hp.n_blocks * hp.rnn_layers
         self.h = np.zeros((self.channels, n, hp.groups, hp.hidden), np.int16)
         self.c = np.zeros((self.channels, n, hp.groups, hp.hidden), np.int16)
+        m = self.model
+        sig_f, tanh_f = full_tables()
+        self._args = [  # the kernel's per-channel arguments, built once (a hop-by-hop call is short)
+            (m.c24, LOG2_TABLE, m.dims, m.fmts, m.lay, m.wt, m.bias, m.mq, m.sh, m.alpha, self.h[ch], self.c[ch],
+             sig_f, tanh_f, self._scr, self._acc, self.output)
+            for ch in range(self.channels)
+        ]  # fmt: skip
 
     # -- front end ----------------------------------------------------------------------------------
     def _check(self, data, frac_bits: int) -> np.ndarray:
         hp = self.model.hp
         a = np.asarray(data)
-        if hp.frontend == "stft":
-            want, dt = (self.channels, hp.features, None, 2), np.int32
-        else:
-            want, dt = (self.channels, hp.features, None), np.int16
-        if (
-            a.dtype != dt
-            or a.ndim != len(want)
-            or any(w is not None and w != s for w, s in zip(want, a.shape))
-        ):
-            shape = ", ".join("frames" if w is None else str(w) for w in want)
+        stft = hp.frontend == "stft"
+        if stft and a.dtype == np.int16:  # a q15 FFT's spectrum: computed in int32, same values
+            a = a.astype(np.int32)
+        dt = np.int32 if stft else np.int16
+        ok = a.dtype == dt and a.ndim == (4 if stft else 3) and a.shape[:2] == (self.channels, hp.features)
+        if not ok or (stft and a.shape[3] != 2):
+            shape = f"{self.channels}, {hp.features}, frames" + (", 2" if stft else "")
             raise InvalidInput(
                 f"groupcomm fixed input must be {np.dtype(dt).name} ({shape}), got {a.dtype} {a.shape}"
             )
-        if not 0 <= int(frac_bits) <= 31:
+        if not 0 <= frac_bits <= 31:
             raise InvalidInput(f"frac_bits ({frac_bits}) must be within 0..31")
-        return np.ascontiguousarray(a)
+        return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
     def _run(self, ch: int, a: np.ndarray, frac_bits: int, out: np.ndarray) -> np.ndarray:
         """One channel's frames a (F, J[, 2]) -> masks (J, C, F) Q15; writes the masked values to out."""
         m = self.model
         hp = m.hp
-        p_frac, p_shift, eps = power_format(hp.log_eps, frac_bits)
-        c24 = round(hp.feat_scale * 2**24)
+        p_frac, p_shift, eps = power_format(hp.log_eps, int(frac_bits))
+        c24 = m.c24
         n_frames = a.shape[1]
         masks = np.empty((n_frames, hp.n_outputs, hp.features), np.int16)
         if self.engine == "fused":
-            sig_f, tanh_f = full_tables()
             run = kr.run_stft if hp.frontend == "stft" else kr.run_conv
-            run(
-                a, p_shift, eps, p_frac, c24, LOG2_TABLE, m.dims, m.fmts, m.lay, m.wt, m.bias, m.mq, m.sh,
-                m.alpha, self.h[ch], self.c[ch], sig_f, tanh_f, self._scr, self._acc, self.output, masks, out, self.ops,
-                m.ops_frame_arr,
-            )  # fmt: skip
+            run(a, p_shift, eps, p_frac, *self._args[ch], masks, out, self.ops, m.ops_frame_arr)
             return masks
         # library kernels, frame by frame (oracle); the library kernels count their own operations
         p = np.empty((n_frames, hp.features), np.int64)
@@ -632,12 +632,13 @@ class FixedGroupCommState:
         )
 
     def process(self, data, frac_bits: int) -> np.ndarray:
-        """Masked front-end values (the model's output `output`), same dtype, shape and format as data."""
+        """Masked front-end values (the model's output `output`), same dtype, shape and format as data
+        (an int16 spectrum comes back int16: a mask <= 1 never grows a value)."""
         a = self._check(data, frac_bits)
         out = np.empty_like(a)
         for ch in range(self.channels):
             self._run(ch, a[ch], frac_bits, out[ch])
-        return out
+        return out.astype(np.int16) if np.asarray(data).dtype == np.int16 else out
 
     def step(self, frame, frac_bits: int) -> np.ndarray:
         """One frame: (channels, bins, 2) int32 or (channels, N) int16 -> masked frame, same format."""
@@ -758,36 +759,40 @@ def cost_summary(model: FixedGroupComm, channels: int = 1) -> dict:
 
 
 # -- whole-signal helper and evaluation -------------------------------------------------------------
-STFT_FRAC_BITS = 22  # a q31 FFT (q15 input << 14, 29 fraction bits) of N = 128 points, divided by N
-
-
 def enhance_fixed(
     w: gc.GroupCommWeights, model: FixedGroupComm, x: np.ndarray, output: int = 0
 ) -> np.ndarray:
-    """Mono float audio (T,) -> float output (T,) aligned with the input, through the fixed-point model.
-
-    conv: q15 audio -> `FixedConvEncoder` -> model -> `FixedConvDecoder` (all fixed point, int8
-    codec weights). stft: the float STFT of the q15 audio rounded to int32 with STFT_FRAC_BITS (what
-    a 32-bit fixed STFT block delivers, ~130 dB SNR), the model, float inverse STFT.
-    """
+    """Mono float audio (T,) -> float output (T,) aligned with the input, all in fixed point: q15 audio,
+    conv: `FixedConvEncoder` -> model -> `FixedConvDecoder` (int8 codec weights); stft: the fixed
+    `stft` block (q31 FFT, int32 spectrum in Q(30 - log2 N)) -> model -> fixed `istft` block, on the
+    "hearing-aid-dsp" device profile. The last partial hop of the input is not rendered (zeros)."""
     from hearpipe.models.conv_fixed import FixedConvDecoder, FixedConvEncoder
 
     hp = w.hp
-    xq = np.clip(np.round(np.asarray(x, dtype=np.float64) * 32768), -32768, 32767).astype(np.int16)
-    st = FixedGroupCommState(model, output=output)
-    T = len(xq)
-    if hp.frontend == "stft":
-        X = gc.stft_frames(xq / 32768.0, hp.window, hp.hop)
-        f = STFT_FRAC_BITS
-        Xi = np.stack([np.round(X.real * 2**f), np.round(X.imag * 2**f)], -1).astype(np.int32)[None]
-        Y = st.process(Xi, f)[0]
-        return gc.istft_frames((Y[..., 0] + 1j * Y[..., 1]) * 2.0**-f, hp.window, hp.hop, T)
-    enc = FixedConvEncoder(w["enc.weight"], hp.hop)
-    dec = FixedConvDecoder(w["dec.weight"], hp.hop, enc.out_frac)
+    T = len(x)
     n = T // hp.hop * hp.hop
-    y = dec.process(st.process(enc.process(xq[None, :n]), enc.out_frac))[0] / 32768.0
+    xq = np.clip(np.round(np.asarray(x, dtype=np.float64)[:n] * 32768), -32768, 32767).astype(np.int16)[None]
+    st = FixedGroupCommState(model, output=output)
+    if hp.frontend == "stft":
+        from hearpipe.blocks.base import Context
+        from hearpipe.blocks.stft import Istft, IstftParams, Stft, StftParams
+        from hearpipe.budget.profiles import load_device
+        from hearpipe.graph.format import SignalFormat
+
+        ctx = Context(hp.sample_rate_hz, hp.hop, device=load_device("hearing-aid-dsp"))
+        ana = Stft(StftParams(window="sqrt_hann", window_length=hp.window, hop=hp.hop), "analysis")
+        fmt = ana.prepare([SignalFormat("time", 1, hp.sample_rate_hz, 1, numeric="q15", frac_bits=15)], ctx)
+        syn = Istft(IstftParams(), "synthesis")
+        syn.prepare([fmt], ctx)
+        ana.reset(), syn.reset()
+        y = syn.process(st.process(ana.process(xq), fmt.frac_bits))[0] / 32768.0
+        d = syn.latency_samples
+    else:
+        enc = FixedConvEncoder(w["enc.weight"], hp.hop)
+        dec = FixedConvDecoder(w["dec.weight"], hp.hop, enc.out_frac)
+        y = dec.process(st.process(enc.process(xq), enc.out_frac))[0] / 32768.0
+        d = dec.latency_samples
     out = np.zeros(T)
-    d = dec.latency_samples
     out[: n - d] = y[d:n]
     return out
 

@@ -6,17 +6,23 @@ library (`requantize_s64`, `sat16`, `rshift_round`, `sigmoid_q15`, `tanh_q15`, `
 output equals what `dense_s16`, `gru_s16`/`lstm_s16`, `prelu_s16`, `mean_groups_s16`, `add_q15` and
 `mask_mul_s16` compute in sequence (tests/test_groupcomm_fixed.py runs both paths and compares).
 
-Speed: weights are stored transposed (inputs, outputs) so the inner loop runs over outputs and
-vectorises; with int8 weights the accumulator is int32 (exact: the caller proves per layer that
-sum |w| * 32768 < 2**31, `hearpipe.fixed.linalg.acc32_is_safe`), else int64. Integer sums are exact
-in any order, so the results equal the library's int64 row-by-row loops bit for bit.
+Speed (results unchanged, all integer sums exact in any order): `_dense` runs the K groups of a
+frame through one call; acc32-safe layers (int8 weights: sum |w| * 32768 < 2**31,
+`hearpipe.fixed.linalg.acc32_is_safe`) accumulate in int32 lanes - a row-major dot product for
+K >= 32, else transposed weights with the loop over outputs vectorised - other layers in int64; the
+requantisation runs in a separate loop (inside the dot loop it blocks vectorisation). The
+interpolated sigmoid/tanh tables are expanded once to all 65536 int16 inputs (`expand_tables`,
+evaluated with the library's `sigmoid_q15` / `tanh_q15`, so the values are identical); the device
+keeps the 257/513-entry tables (the operation counts and ROM figures are those of the device).
 
-Layer table `lay` (n_layers, 4) int64: weight offset in `wt` (flat, transposed), rows M (outputs),
-cols K (inputs), offset of the layer's rows in `bias` (int64, accumulator scale), `mq` (Q15 reduced
-multipliers, CMSIS `REDUCE_MULTIPLIER` applied once) and `sh` (shifts).
+Layer table `lay` (n_layers, 6) int64: offset of the transposed weights in `wt` (flat int16; int8
+values widened), rows M (outputs), cols K (inputs), offset of the layer's rows in `bias` (int64,
+accumulator scale), `mq` (Q15 reduced multipliers, CMSIS `REDUCE_MULTIPLIER` applied once) and `sh`
+(shifts), offset of the row-major copy, loop mode (0 int64, 1 int32 dot, 2 int32 transposed).
 
 numba caches this file's kernels keyed on this file only: after editing `hearpipe/fixed/ops.py` or
-`tables.py`, delete the cache (docs/fixed_point.md section 10).
+`tables.py`, delete the cache (docs/fixed_point.md section 10). The conv encoder/decoder kernels
+(`encode_stream`, `decode_ola`) live here too, so they share `_dense` within one cached file.
 """
 
 from __future__ import annotations
