@@ -104,6 +104,9 @@ def test_lr_schedule_warms_up_and_decays():
     assert lr[0] == pytest.approx(1e-4) and lr[1] == pytest.approx(1e-3) and lr[2] == pytest.approx(1e-3)
     assert lr[3] == pytest.approx(1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + math.cos(math.pi * 0.5)))
     assert lr[4] == pytest.approx(1e-5)
+    t.cfg = cfg.model_copy(update={"schedule_start": 110, "max_steps": 220})  # a warm restart
+    assert Trainer.lr_at(t, 110) == pytest.approx(1e-4) and Trainer.lr_at(t, 120) == pytest.approx(1e-3)
+    assert Trainer.lr_at(t, 220) == pytest.approx(1e-5)
 
 
 def test_level_loss_is_the_squared_level_error_in_db(rng):

@@ -812,6 +812,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=6, help="dev utterances (each at 0 and 5 dB)")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--weight-bits", type=int, default=8)
+    ap.add_argument(
+        "--pin",
+        action="store_true",
+        help="calibrate on train/ data and store the formats in the weight file (training.fixed_formats), "
+        "so devices get the same arithmetic with or without the data folder",
+    )
     a = ap.parse_args(argv)
     wf = load_weights(resolve_weights(a.weights), gc.ARCHITECTURE)
     hp = gc.GroupCommHParams.from_dict(wf.hparams, wf.source)
@@ -826,6 +832,13 @@ def main(argv: list[str] | None = None) -> int:
         w, calibration_frames=calibration_power(w, calibration_signals(data)), weight_bits=a.weight_bits
     )
     print(f"{a.weights}: {model.weight_bits}-bit weights; {model.formats.describe()}")
+    if a.pin:
+        from hearpipe.models.weights import save_weights
+
+        training = {**wf.training, "fixed_formats": model.formats.to_dict()}
+        path = save_weights(resolve_weights(a.weights), wf.arrays, wf.architecture, wf.hparams, training)
+        print(f"pinned the formats in {path}")
+        return 0
     rows = []
     for mix in dev_mixtures(data, n=a.n, seconds=a.seconds):
         s_in = si_snr(mix.noisy, mix.clean)

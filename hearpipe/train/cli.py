@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+import yaml
+from pydantic import ValidationError
+
 from hearpipe.config import load_model
 from hearpipe.errors import HearpipeError
 
@@ -17,6 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, default=None, help="stop after this wall time")
     ap.add_argument("--out-dir", default=None, help="override out_dir (relative to the current folder)")
     ap.add_argument("--no-export", action="store_true", help="do not copy the best model to export_path")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a top-level config field (YAML value), e.g. --set lr=6e-4 --set schedule_start=5000",
+    )
     a = ap.parse_args(argv)
     try:
         import torch  # noqa: F401
@@ -38,10 +48,23 @@ def main(argv: list[str] | None = None) -> int:
         changes["max_minutes"] = a.max_minutes
     if a.no_export:
         changes["export_path"] = None
+    for item in a.set:
+        key, sep, value = item.partition("=")
+        if not sep or key not in TrainConfig.model_fields or key in ("model", "data"):
+            print(
+                f"error: --set {item!r}: expected FIELD=VALUE with a top-level field of the config",
+                file=sys.stderr,
+            )
+            return 2
+        changes[key] = yaml.safe_load(value)
     base = path.resolve().parent
     if a.out_dir is not None:
         changes["out_dir"] = str(Path(a.out_dir).resolve())
-    cfg = cfg.model_copy(update=changes)
+    try:
+        cfg = TrainConfig.model_validate({**cfg.model_dump(), **changes})
+    except ValidationError as e:
+        print(f"error: {path}: {e}", file=sys.stderr)
+        return 2
     try:
         Trainer(cfg, base).run()
     except HearpipeError as e:

@@ -70,6 +70,7 @@ class TrainConfig(BaseModel):
     warmup_steps: int = 200
     schedule: Literal["cosine", "plateau", "constant"] = "cosine"
     max_steps: int = 20000  # cosine horizon; training stops here
+    schedule_start: int = 0  # step where the warm-up + cosine cycle starts (> 0: a warm restart on resume)
     max_minutes: float = 0.0  # stop after this wall time (0: no limit)
     plateau_patience: int = 4  # evaluations without improvement before halving (plateau schedule)
     grad_clip: float = 5.0
@@ -134,10 +135,12 @@ class Trainer:
     # -- schedule ---------------------------------------------------------------------------------------
     def lr_at(self, step: int) -> float:
         c = self.cfg
+        step = max(0, step - c.schedule_start)
         if step < c.warmup_steps:
             return c.lr * (step + 1) / c.warmup_steps
         if c.schedule == "cosine":
-            t = min(1.0, (step - c.warmup_steps) / max(1, c.max_steps - c.warmup_steps))
+            span = c.max_steps - c.schedule_start - c.warmup_steps
+            t = min(1.0, (step - c.warmup_steps) / max(1, span))
             return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1 + math.cos(math.pi * t))
         if c.schedule == "plateau":
             return max(c.lr_min, c.lr * self.lr_scale)
