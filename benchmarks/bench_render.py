@@ -102,10 +102,12 @@ def main() -> None:
             for _ in range(60):
                 f.write(0.1 * rng.standard_normal(60 * SR))
         t0 = time.perf_counter()
+        # VmHWM of the child's own address space: ru_maxrss would carry over this (large) parent's peak,
+        # because Linux keeps it across fork + exec
         code = (
-            "import resource, hearpipe; "
+            "import hearpipe, re; "
             f"hearpipe.render({str(GRAPH)!r}, {str(src)!r}, {str(dst)!r}, progress=False); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+            "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         wall = time.perf_counter() - t0
