@@ -312,6 +312,16 @@ def narrow16(v, shift, out):
         out[i] = sat16(rshift_round(np.int64(v[i]), shift))
 
 
+@njit(inline="always", cache=True)
+def _log_feature(p, p_shift, lim, eps, p_frac, c24, log_t, ffrac):
+    """One input feature: the power p (int64) aligned by p_shift (saturating at 2**62), log2 by table,
+    times c24 (the feature scale, Q24), narrowed to the int16 feature format."""
+    if p_shift > 0:
+        p = (np.int64(1) << 62) if p >= lim else p << p_shift
+    v = sat32(rshift_round(log2_q16(p + eps, p_frac, log_t) * c24, 24))
+    return sat16(rshift_round(v, 16 - ffrac))
+
+
 @njit(cache=True)
 def run_stft(
     xc, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f,
@@ -328,11 +338,7 @@ def run_stft(
         for f in range(f_n):
             re = max(np.int64(xc[f, j, 0]), -2147483647)
             im = max(np.int64(xc[f, j, 1]), -2147483647)
-            p = re * re + im * im
-            if p_shift > 0:
-                p = (np.int64(1) << 62) if p >= lim else p << p_shift
-            v = sat32(rshift_round(log2_q16(p + eps, p_frac, log_t) * c24, 24))
-            feat[0, f] = sat16(rshift_round(v, 16 - ffrac))
+            feat[0, f] = _log_feature(re * re + im * im, p_shift, lim, eps, p_frac, c24, log_t, ffrac)
         _net_frame(
             feat,
             dims,
@@ -373,10 +379,7 @@ def run_conv(
     for j in range(j_n):
         for f in range(f_n):
             x = np.int64(e[f, j])
-            p = x * x
-            p = (np.int64(1) << 62) if p >= lim else p << p_shift
-            v = sat32(rshift_round(log2_q16(p + eps, p_frac, log_t) * c24, 24))
-            feat[0, f] = sat16(rshift_round(v, 16 - ffrac))
+            feat[0, f] = _log_feature(x * x, p_shift, lim, eps, p_frac, c24, log_t, ffrac)
         _net_frame(
             feat,
             dims,
