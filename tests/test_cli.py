@@ -240,3 +240,22 @@ def test_render_api_with_a_device_keeps_the_graph_files_folder(tmp_path, tone, m
     g = hearpipe.load_graph(REPO / "graphs" / "nalr_stft.yaml")
     (r,) = hearpipe.render(g, tone, tmp_path / "o.wav", device="desktop", progress=False)
     assert r.output.exists() and r.duration_s == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg"])
+def test_render_formats_in_and_out(tmp_path, capsys, tone, ext):
+    out = tmp_path / f"o.{ext}"
+    code, _, err = run("render", REPO / "graphs" / "passthrough.yaml", tone, "-o", out, capsys=capsys)
+    assert code == 0, err
+    back = tmp_path / f"back.{ext}"
+    code, _, err = run("render", REPO / "graphs" / "passthrough.yaml", out, "-o", back, capsys=capsys)
+    assert code == 0, err
+    y, sr = sf.read(back)
+    assert sr == 16000 and len(y) == 16000 and 0.1 < np.max(np.abs(y)) < 0.3
+
+
+def test_unknown_output_format(tmp_path, capsys, tone):
+    code, _, err = run(
+        "render", REPO / "graphs" / "passthrough.yaml", tone, "-o", tmp_path / "o.mp9", capsys=capsys
+    )
+    assert code == 2 and "unknown output format '.mp9'" in err
