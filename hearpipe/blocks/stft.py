@@ -142,6 +142,7 @@ class Stft(Block):
         self.window_q15 = np.minimum(np.round(self.window * 32768.0), 32767).astype(np.int64)
         frame_frac = 30 if p.fixed_fft == "q31" else 15
         self.ops = new_ops()
+        self.frame_ops_array = count.to_array(self._frame_ops())  # counted per frame in process
         self.out_fmt = out.with_(
             numeric="int32" if p.fixed_fft == "q31" else "int16", frac_bits=self.plan.forward_frac(frame_frac)
         )
@@ -171,7 +172,7 @@ class Stft(Block):
             buf = ((wide.reshape(buf.shape) + (1 << 14)) >> 15).astype(np.int16)  # round to q15
         spec = np.empty((buf.shape[0], p.fft_length + 2), buf.dtype)
         rfft_fixed(buf, spec, self.plan.tw, self.plan.bitrev, self.plan.tw_frac, self.ops)
-        self.ops += count.to_array(self._frame_ops()) * (k * self.channels)
+        self.ops += self.frame_ops_array * (k * self.channels)
         return spec.reshape(self.channels, k, -1, 2).transpose(0, 2, 1, 3).copy()  # (ch, bins, frames, 2)
 
     def _frame_ops(self) -> Counter:
@@ -236,6 +237,7 @@ class Istft(Block):
         self.synth_frac = 15 - max(0, int(np.ceil(np.log2(max(dual.max(), 1.0)))))
         self.synth_int = np.round(self.synthesis * (1 << self.synth_frac)).astype(np.int64)
         self.ops = new_ops()
+        self.frame_ops_array = count.to_array(self._frame_ops())  # counted per frame in process
         return out.with_(numeric="q15", frac_bits=15)
 
     @property
@@ -262,7 +264,7 @@ class Istft(Block):
         overlap_add(windowed.reshape(self.channels, k, self.n_fft), self.carry, self.hop, summed)
         out = np.empty(summed.shape, np.int16)
         to_q15(summed, self.frac - 15, out)
-        self.ops += count.to_array(self._frame_ops()) * (k * self.channels)
+        self.ops += self.frame_ops_array * (k * self.channels)
         return out
 
     def _frame_ops(self) -> Counter:
