@@ -185,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        a = parser.parse_args(argv)
+        a, extra = parser.parse_known_args(argv)
+        if hasattr(a, "args"):  # fit/measure/train parse their own options (argparse's REMAINDER drops a
+            a.args = a.args + extra  # leading option such as --help)
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # argparse: usage errors are exit 2 already
         return int(e.code or 0)
     try:
@@ -198,6 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hearpipe: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped early (`| head`): not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:  # an internal error: say so plainly, traceback on --debug
         if a.debug:
             traceback.print_exc()

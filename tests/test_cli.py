@@ -259,3 +259,14 @@ def test_unknown_output_format(tmp_path, capsys, tone):
         "render", REPO / "graphs" / "passthrough.yaml", tone, "-o", tmp_path / "o.mp9", capsys=capsys
     )
     assert code == 2 and "unknown output format '.mp9'" in err
+
+
+@pytest.mark.parametrize("cmd", ["fit", "measure", "train"])
+def test_delegated_commands_show_their_help(cmd):
+    r = subprocess.run([sys.executable, "-m", "hearpipe", cmd, "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and f"usage: hearpipe {cmd}" in r.stdout, r.stderr
+
+
+def test_unknown_option_is_a_usage_error(capsys):
+    code, _, err = run("blocks", "--bogus", capsys=capsys)
+    assert code == 2 and "unrecognized arguments: --bogus" in err
