@@ -23,7 +23,7 @@ def main() -> None:
     x = envelope * voice / np.max(np.abs(voice)) + 0.01 * noise / np.std(noise)
     sf.write(
         Path(__file__).with_name("demo.wav"),
-        (0.9 * x / np.max(np.abs(x))).astype(np.float32),
+        (0.3 * x / np.max(np.abs(x))).astype(np.float32),
         SR,
         subtype="PCM_16",
     )

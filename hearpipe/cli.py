@@ -28,7 +28,7 @@ def _cmd_render(a) -> int:
     for r in results:
         print(
             f"{r.input} -> {r.output}: {r.duration_s:.2f} s of audio in {r.seconds:.2f} s "
-            f"({r.realtime_factor:.0f}x real time)"
+            f"({r.realtime_factor:.3g}x real time)"
         )
     return 0
 
