@@ -7,14 +7,13 @@ from hearpipe.train.data import MixConfig, Mixer, rms
 
 from .conftest import data_dir
 
-pytestmark = pytest.mark.data
-
 
 @pytest.fixture(scope="module")
 def mixer():
     return Mixer(data_dir(), MixConfig(segment_s=1.0))
 
 
+@pytest.mark.data
 def test_batches_are_deterministic_and_varied(mixer):
     a = mixer.batch(seed=1, step=5, size=3)
     b = mixer.batch(seed=1, step=5, size=3)
@@ -24,6 +23,7 @@ def test_batches_are_deterministic_and_varied(mixer):
     assert a[0].shape == (3, 16000) and a[0].dtype == np.float32
 
 
+@pytest.mark.data
 def test_snr_and_level_within_the_configured_ranges(mixer):
     noisy, clean = mixer.batch(seed=2, step=0, size=16)
     for x, s in zip(noisy, clean):
@@ -33,6 +33,70 @@ def test_snr_and_level_within_the_configured_ranges(mixer):
         assert -40.05 <= level <= -11.95
 
 
+@pytest.mark.data
 def test_mixer_reads_only_the_train_folder(mixer):
     assert len(mixer.speech) == len(list((data_dir() / "train" / "speech").glob("*.flac")))
     assert len(mixer.noise) == len(list((data_dir() / "train" / "noise").glob("*.flac")))
+
+
+# -- augmentation kinds, on a synthetic data folder (no shared data needed) --------------------------------
+@pytest.fixture(scope="module")
+def synthetic_mixer(tmp_path_factory):
+    import soundfile as sf
+
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    t = np.arange(3 * 16000) / 16000
+    for folder in ("speech", "noise"):
+        (root / "train" / folder).mkdir(parents=True)
+    for i in range(3):  # "talkers": syllable-rate modulated noise
+        x = 0.1 * rng.standard_normal(len(t)) * (1 + np.sin(2 * np.pi * 4 * t + i))
+        sf.write(root / "train" / "speech" / f"s{i}.flac", x, 16000, subtype="PCM_16")
+    sf.write(
+        root / "train" / "noise" / "tone1k.flac", 0.3 * np.sin(2 * np.pi * 1000 * t), 16000, subtype="PCM_16"
+    )
+    return root, MixConfig(segment_s=1.0, p_impulsive=1, p_tonal=1, noise_speed=(1.2, 1.2))
+
+
+def _mixer(synthetic_mixer, **kw):
+    from dataclasses import replace
+
+    root, cfg = synthetic_mixer
+    return Mixer(root, replace(cfg, **kw))
+
+
+def _frame_db(x, n=160):
+    e = np.square(x[: len(x) // n * n].reshape(-1, n)).mean(1)
+    return 10 * np.log10(e + 1e-12)
+
+
+def test_impulsive_noise_is_sparse_in_time(synthetic_mixer):
+    m = _mixer(synthetic_mixer)
+    for seed in range(5):
+        x = m._impulsive(np.random.default_rng(seed))
+        assert x.shape == (16000,) and np.all(np.isfinite(x)) and rms(x) > 0
+        db = _frame_db(x)
+        assert np.percentile(db, 95) - np.percentile(db, 20) > 15  # events well above the gaps
+
+
+def test_tonal_noise_is_harmonic(synthetic_mixer):
+    m = _mixer(synthetic_mixer)
+    for seed in range(5):
+        x = m._tonal(np.random.default_rng(seed))
+        assert x.shape == (16000,) and np.all(np.isfinite(x)) and rms(x) > 0
+        p = np.sort(np.abs(np.fft.rfft(x)) ** 2)[::-1]
+        assert p[: len(p) // 20].sum() > 0.8 * p.sum()  # energy in few bins, unlike white noise (~0.14)
+
+
+def test_recorded_noise_speed_shifts_its_spectrum(synthetic_mixer):
+    m = _mixer(synthetic_mixer)
+    x = m._resampled(m.noise[0], np.random.default_rng(1))
+    f = np.fft.rfftfreq(len(x), 1 / 16000)[np.argmax(np.abs(np.fft.rfft(x * np.hanning(len(x)))))]
+    assert f == pytest.approx(1200, abs=2)  # the 1 kHz tone played at 1.2x speed
+
+
+def test_batches_of_every_kind_are_deterministic_and_finite(synthetic_mixer):
+    m = _mixer(synthetic_mixer, p_real=1, p_babble=1, p_speech_shaped=1, p_coloured=1, p_second_noise=0.5)
+    a, b = m.batch(3, 7, 24), m.batch(3, 7, 24)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert np.all(np.isfinite(a[0])) and np.all(np.isfinite(a[1]))

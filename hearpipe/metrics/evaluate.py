@@ -4,8 +4,10 @@
 from a mono float array to an array of the same length, aligned with the input) and reports mean
 SI-SNR improvement and STOI of input and output, per SNR and overall.
 
-Command line: `python -m hearpipe.metrics.evaluate WEIGHTS.npz [--n 12] [--seconds 6] [--stoi]`
-evaluates a weight file with the numpy float reference.
+Command line: `python -m hearpipe.metrics.evaluate WEIGHTS.npz [--fixed] [--n N] [--seconds 6] [--stoi]
+[--by-noise]` evaluates a weight file with the numpy float reference or, with `--fixed`, the bit-true
+fixed-point model with the formats pinned in the file (what a device computes). By default all 45 dev
+utterances are used (90 mixtures): small subsets differ by several dB with the noises they draw.
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ def _files(folder: Path) -> list[Path]:
 
 def dev_mixtures(
     data_dir: Path | str,
-    n: int = 12,
+    n: int | None = None,
     snrs_db: Sequence[float] = (0.0, 5.0),
     seconds: float = 6.0,
     seed: int = DEV_SEED,
 ) -> list[Mixture]:
-    """`n` dev utterances (first `seconds` s), each mixed with a random dev noise at every SNR."""
+    """`n` dev utterances (all when None; first `seconds` s), each mixed with a random dev noise at
+    every SNR. The draw is seeded, and the first n of a larger set are the set of size n."""
     data_dir = Path(data_dir)
     speech = _files(data_dir / "dev" / "speech")
     noise = _files(data_dir / "dev" / "noise")
@@ -73,13 +76,22 @@ def dev_mixtures(
 
 
 def evaluate(
-    enhance: Callable[[np.ndarray], np.ndarray], mixtures: Sequence[Mixture], with_stoi: bool = False
+    enhance: Callable[[np.ndarray], np.ndarray],
+    mixtures: Sequence[Mixture],
+    with_stoi: bool = False,
+    by_noise: bool = False,
 ) -> dict[str, float]:
-    """Mean SI-SNR in/out/improvement (dB) and optionally STOI in/out, overall and per SNR."""
+    """Mean SI-SNR in/out/improvement (dB) and optionally STOI in/out, overall, per SNR and (by_noise)
+    per dev noise recording."""
     rows = []
     for m in mixtures:
         y = np.asarray(enhance(m.noisy), dtype=np.float64).ravel()[: len(m.clean)]
-        r = {"snr": m.snr_db, "si_snr_in": si_snr(m.noisy, m.clean), "si_snr_out": si_snr(y, m.clean)}
+        r = {
+            "snr": m.snr_db,
+            "noise": m.name.split("+")[1].rsplit("@", 1)[0],
+            "si_snr_in": si_snr(m.noisy, m.clean),
+            "si_snr_out": si_snr(y, m.clean),
+        }
         if with_stoi:
             from hearpipe.metrics.stoi import stoi
 
@@ -87,7 +99,7 @@ def evaluate(
             r["stoi_out"] = stoi(y, m.clean)
         rows.append(r)
     res: dict[str, float] = {}
-    keys = [k for k in rows[0] if k != "snr"]
+    keys = [k for k in rows[0] if k not in ("snr", "noise")]
     for k in keys:
         res[k] = float(np.mean([r[k] for r in rows]))
     res["si_snri"] = res["si_snr_out"] - res["si_snr_in"]
@@ -97,6 +109,10 @@ def evaluate(
         if with_stoi:
             res[f"stoi_in@{snr:g}dB"] = float(np.mean([r["stoi_in"] for r in sub]))
             res[f"stoi_out@{snr:g}dB"] = float(np.mean([r["stoi_out"] for r in sub]))
+    if by_noise:
+        for noise in sorted({r["noise"] for r in rows}):
+            sub = [r["si_snr_out"] - r["si_snr_in"] for r in rows if r["noise"] == noise]
+            res[f"si_snri[{noise}] (n={len(sub)})"] = float(np.mean(sub))
     res["n"] = len(rows)
     return res
 
@@ -111,17 +127,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("weights", help="weight file or builtin:NAME")
     ap.add_argument("--data", default=None, help="data folder (default $HEARPIPE_DATA or ../shared/data)")
-    ap.add_argument("--n", type=int, default=12, help="dev utterances (each at 0 and 5 dB)")
-    ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--n", type=int, default=None, help="dev utterances, each at 0 and 5 dB (default: all)")
+    ap.add_argument("--seconds", type=float, default=6.0, help="first seconds of each utterance")
     ap.add_argument("--stoi", action="store_true", help="also compute STOI (slower)")
+    ap.add_argument("--fixed", action="store_true", help="the bit-true fixed-point model (pinned formats)")
+    ap.add_argument("--by-noise", action="store_true", help="also SI-SNRi per dev noise recording")
     a = ap.parse_args(argv)
-    wf = load_weights(resolve_weights(a.weights), groupcomm.ARCHITECTURE)
-    hp = groupcomm.GroupCommHParams.from_dict(wf.hparams, wf.source)
-    w = groupcomm.GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
-    mixes = dev_mixtures(a.data or default_data_dir(), n=a.n, seconds=a.seconds)
-    res = evaluate(lambda x: groupcomm.enhance(x, w)[0], mixes, with_stoi=a.stoi)
+    data = a.data or default_data_dir()
+    if a.fixed:
+        from hearpipe.models.groupcomm_fixed import enhance_fixed, quantize_weight_file
+
+        w, model = quantize_weight_file(a.weights, data_dir=data)
+
+        def run(x: np.ndarray) -> np.ndarray:
+            return enhance_fixed(w, model, x)
+    else:
+        wf = load_weights(resolve_weights(a.weights), groupcomm.ARCHITECTURE)
+        hp = groupcomm.GroupCommHParams.from_dict(wf.hparams, wf.source)
+        w = groupcomm.GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
+
+        def run(x: np.ndarray) -> np.ndarray:
+            return groupcomm.enhance(x, w)[0]
+
+    mixes = dev_mixtures(data, n=a.n, seconds=a.seconds)
+    res = evaluate(run, mixes, with_stoi=a.stoi, by_noise=a.by_noise)
+    print(f"{a.weights}, {'fixed point' if a.fixed else 'float reference'}, dev mixtures at 0 and 5 dB SNR")
     for k, v in res.items():
-        print(f"{k:>16s}: {v:.3f}" if isinstance(v, float) else f"{k:>16s}: {v}")
+        print(f"{k:>40s}: {v:.3f}" if isinstance(v, float) else f"{k:>40s}: {v}")
     return 0
 
 

@@ -809,8 +809,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hearpipe.models.groupcomm_fixed", description=main.__doc__)
     ap.add_argument("weights", help="weight file or builtin:NAME")
     ap.add_argument("--data", default=None)
-    ap.add_argument("--n", type=int, default=6, help="dev utterances (each at 0 and 5 dB)")
-    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--n", type=int, default=None, help="dev utterances, each at 0 and 5 dB (default: all)")
+    ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--weight-bits", type=int, default=8)
     ap.add_argument(
         "--pin",
@@ -828,17 +828,20 @@ def main(argv: list[str] | None = None) -> int:
     data = (
         a.data or os.environ.get("HEARPIPE_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
     )
-    model = quantize_model(
-        w, calibration_frames=calibration_power(w, calibration_signals(data)), weight_bits=a.weight_bits
-    )
-    print(f"{a.weights}: {model.weight_bits}-bit weights; {model.formats.describe()}")
     if a.pin:
         from hearpipe.models.weights import save_weights
+
+        model = quantize_model(
+            w, calibration_frames=calibration_power(w, calibration_signals(data)), weight_bits=a.weight_bits
+        )
+        print(f"{a.weights}: {model.weight_bits}-bit weights; {model.formats.describe()}")
 
         training = {**wf.training, "fixed_formats": model.formats.to_dict()}
         path = save_weights(resolve_weights(a.weights), wf.arrays, wf.architecture, wf.hparams, training)
         print(f"pinned the formats in {path}")
         return 0
+    w, model = quantize_weight_file(a.weights, weight_bits=a.weight_bits, data_dir=data)  # pinned if present
+    print(f"{a.weights}: {model.weight_bits}-bit weights; {model.formats.describe()}")
     rows = []
     for mix in dev_mixtures(data, n=a.n, seconds=a.seconds):
         s_in = si_snr(mix.noisy, mix.clean)

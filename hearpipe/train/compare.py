@@ -69,7 +69,7 @@ def write_configs(out_dir: Path, steps: int) -> list[Path]:
     return paths
 
 
-def table(runs: Path | None, with_stoi: bool, n: int, seconds: float) -> str:
+def table(runs: Path | None, with_stoi: bool, n: int | None, seconds: float) -> str:
     rows = ["| variant | K | hidden/group | params | MMAC/s | RAM KiB | ROM KiB | SI-SNRi dB | STOI (in -> out) |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     mixes = None
@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("table", help="print the comparison table (markdown)")
     t.add_argument("--runs", type=Path, default=None, help="folder with <variant>/best.npz")
     t.add_argument("--stoi", action="store_true")
-    t.add_argument("--n", type=int, default=6, help="dev utterances (each at 0 and 5 dB)")
-    t.add_argument("--seconds", type=float, default=4.0)
+    t.add_argument("--n", type=int, default=None, help="dev utterances, each at 0 and 5 dB (default: all)")
+    t.add_argument("--seconds", type=float, default=6.0)
     a = ap.parse_args(argv)
     if a.cmd == "configs":
         for p in write_configs(a.out_dir, a.steps):

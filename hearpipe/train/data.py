@@ -2,8 +2,11 @@
 
 Speech comes from `<data>/train/speech`, noise from `<data>/train/noise` plus synthetic kinds that
 the recorded noise lacks: babble summed from other train talkers, speech-shaped noise (white noise
-through the long-term speech spectrum), and coloured noise (power-law spectra 1/f^beta). Every noise
-gets a random spectral tilt; the mixture gets a random SNR and level. `dev/` is never read here.
+through the long-term speech spectrum), coloured noise (power-law spectra 1/f^beta), impulsive
+noise (clicks, knocks and clinks: trains of decaying resonances, as typing or dishes) and tonal
+noise (harmonic notes with glides and vibrato, as instruments, animals or alarms). Recorded noise
+is played at a random speed (0.8-1.25x) so its 25 minutes yield more spectra; every noise gets a
+random spectral tilt; the mixture gets a random SNR and level. `dev/` is never read here.
 Every batch is a pure function of (seed, step), so a resumed run sees the same data as an unbroken one.
 """
 
@@ -61,7 +64,10 @@ class MixConfig:
     p_babble: float = 0.25
     p_speech_shaped: float = 0.1
     p_coloured: float = 0.2
+    p_impulsive: float = 0.0
+    p_tonal: float = 0.0
     p_second_noise: float = 0.3  # add a second, quieter noise of another kind
+    noise_speed: tuple[float, float] = (1.0, 1.0)  # playback-speed range of recorded noise
     tilt_db_per_oct: float = 3.0  # noise spectral tilt uniform in +- this
     speech_tilt_db_per_oct: float = 1.5
 
@@ -90,8 +96,8 @@ class Mixer:
         return np.interp(grid, np.linspace(0, 1, nfft // 2 + 1), mag)
 
     # -- pieces ---------------------------------------------------------------------------------------
-    def _crop(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        n = self.n
+    def _crop(self, x: np.ndarray, rng: np.random.Generator, n: int | None = None) -> np.ndarray:
+        n = n or self.n
         if len(x) >= n:
             i = rng.integers(0, len(x) - n + 1)
             return x[i : i + n].astype(np.float64)
@@ -114,13 +120,64 @@ class Mixer:
         g = 10 ** (db_per_oct * np.log2(np.maximum(f, 50.0) / 1000.0) / 20)
         return np.fft.irfft(np.fft.rfft(x) * g, n=len(x))
 
+    def _resampled(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A crop of recorded noise played at a random speed (linear interpolation; shifts its spectrum)."""
+        lo, hi = self.cfg.noise_speed
+        r = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+        if r == 1.0:
+            return self._crop(x, rng)
+        y = self._crop(x, rng, int(np.ceil(self.n * r)) + 2)
+        return np.interp(np.arange(self.n) * r, np.arange(len(y)), y)
+
+    def _impulsive(self, rng: np.random.Generator) -> np.ndarray:
+        """Clicks, knocks, clinks: Poisson trains of events, each a noise burst through a few damped modes."""
+        n, t_ev = self.n, np.arange(int(0.25 * SAMPLE_RATE)) / SAMPLE_RATE
+        templates = []
+        for _ in range(3):  # a small "instrument" per segment (one keyboard, one set of dishes)
+            modes = int(rng.integers(1, 5))
+            f = np.exp(rng.uniform(np.log(200), np.log(7000), modes))
+            tau = np.exp(rng.uniform(np.log(0.002), np.log(0.08), modes))
+            ev = (
+                np.exp(-t_ev[:, None] / tau)
+                * np.sin(2 * np.pi * f * t_ev[:, None] + rng.uniform(0, 6.3, modes))
+            ).sum(1)
+            burst_tau = np.exp(rng.uniform(np.log(0.0005), np.log(0.01)))
+            ev += rng.uniform(0, 2) * rng.standard_normal(len(t_ev)) * np.exp(-t_ev / burst_tau)
+            templates.append(ev / (np.max(np.abs(ev)) + 1e-9))
+        x = np.zeros(n + len(t_ev))
+        rate = rng.uniform(1, 20)  # events per second
+        for i in rng.integers(0, n, rng.poisson(rate * n / SAMPLE_RATE) + 1):
+            x[i : i + len(t_ev)] += templates[int(rng.integers(3))] * 10 ** (rng.uniform(-15, 0) / 20)
+        return x[:n]
+
+    def _tonal(self, rng: np.random.Generator) -> np.ndarray:
+        """Harmonic notes with onsets, decays, glides and vibrato (instruments, animals, alarms)."""
+        n = self.n
+        x = np.zeros(n)
+        for _ in range(rng.poisson(rng.uniform(1, 6) * n / SAMPLE_RATE) + 1):
+            length = int(rng.uniform(0.05, 1.0) * SAMPLE_RATE)
+            t = np.arange(length) / SAMPLE_RATE
+            f0 = np.exp(rng.uniform(np.log(80), np.log(1200)))
+            glide = rng.uniform(-1.5, 1.5) if rng.random() < 0.4 else 0.0  # octaves per second
+            vib = rng.uniform(0, 0.03) * np.sin(2 * np.pi * rng.uniform(3, 8) * t)
+            phase = 2 * np.pi * np.cumsum(f0 * 2 ** (glide * t) * (1 + vib)) / SAMPLE_RATE
+            env = (1 - np.exp(-t / rng.uniform(0.002, 0.05))) * np.exp(-t / rng.uniform(0.05, 2.0))
+            rolloff = rng.uniform(0.5, 2.5)
+            note = np.zeros(length)
+            for h in range(1, int(min(20, 7500 / (f0 * 2 ** max(glide, 0)))) + 1):
+                note += h**-rolloff * np.sin(h * phase + rng.uniform(0, 6.3))
+            start = int(rng.integers(0, n))
+            seg = min(length, n - start)
+            x[start : start + seg] += (note * env)[:seg] * 10 ** (rng.uniform(-12, 0) / 20)
+        return x
+
     def _noise(self, rng: np.random.Generator, exclude: int) -> np.ndarray:
         c = self.cfg
-        p = np.array([c.p_real, c.p_babble, c.p_speech_shaped, c.p_coloured])
-        kind = rng.choice(4, p=p / p.sum())
+        p = np.array([c.p_real, c.p_babble, c.p_speech_shaped, c.p_coloured, c.p_impulsive, c.p_tonal])
+        kind = rng.choice(len(p), p=p / p.sum())
         n = self.n
         if kind == 0:
-            x = self._crop(self.noise[int(rng.integers(len(self.noise)))], rng)
+            x = self._resampled(self.noise[int(rng.integers(len(self.noise)))], rng)
         elif kind == 1:
             talkers = int(rng.integers(3, 9))
             x = np.zeros(n)
@@ -130,6 +187,10 @@ class Mixer:
                     continue
                 s = self._crop(self.speech[k], rng)
                 x += s / rms(s) * 10 ** (rng.uniform(-6, 0) / 20)
+        elif kind == 4:
+            x = self._impulsive(rng)
+        elif kind == 5:
+            x = self._tonal(rng)
         else:
             spec = np.fft.rfft(rng.standard_normal(n))
             if kind == 2:

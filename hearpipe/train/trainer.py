@@ -53,7 +53,10 @@ class DataConfig(BaseModel):
     p_babble: float = 0.25
     p_speech_shaped: float = 0.1
     p_coloured: float = 0.2
+    p_impulsive: float = 0.0
+    p_tonal: float = 0.0
     p_second_noise: float = 0.3
+    noise_speed: tuple[float, float] = (1.0, 1.0)
 
 
 class TrainConfig(BaseModel):
@@ -61,6 +64,9 @@ class TrainConfig(BaseModel):
     name: str = "enhance"
     out_dir: str = Field(description="run folder (checkpoints, log); relative to the config file")
     export_path: str | None = Field(None, description="copy the best .npz here (relative to the config file)")
+    init_from: str | None = Field(
+        None, description="start a new run from this checkpoint's model weights (fine-tuning)"
+    )
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     seed: int = 1
@@ -111,11 +117,7 @@ class Trainer:
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         data_dir = Path(cfg.data.data_dir) if cfg.data.data_dir else default_data_dir()
         d = cfg.data
-        self.mixer = Mixer(data_dir, MixConfig(
-            segment_s=d.segment_s, snr_db=d.snr_db, level_dbfs=d.level_dbfs, p_real=d.p_real,
-            p_babble=d.p_babble, p_speech_shaped=d.p_speech_shaped, p_coloured=d.p_coloured,
-            p_second_noise=d.p_second_noise,
-        ))  # fmt: skip
+        self.mixer = Mixer(data_dir, MixConfig(**d.model_dump(exclude={"data_dir"})))
         self.dev = dev_mixtures(data_dir, n=cfg.dev_utterances, seconds=cfg.dev_seconds)
         self.step = 0
         self.best = -math.inf
@@ -126,6 +128,8 @@ class Trainer:
         (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
         if (self.out / "last.pt").is_file():
             self._load(self.out / "last.pt")
+        elif cfg.init_from:
+            self._init_from((base_dir / cfg.init_from).resolve())
 
     def log(self, msg: str) -> None:
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
@@ -170,6 +174,16 @@ class Trainer:
         self.history = st["history"]
         torch.set_rng_state(st["torch_rng"])
         self.log(f"resumed from {path} at step {self.step} (best dev SI-SNRi {self.best:.2f} dB)")
+
+    def _init_from(self, path: Path) -> None:
+        """Model weights only: a fine-tuning run starts its own step count, optimiser and schedule."""
+        st = torch.load(path, map_location="cpu", weights_only=False)
+        if st["hparams"] != self.hp.to_dict():
+            raise SystemExit(f"{path}: checkpoint hyper-parameters differ from the config")
+        self.net.load_state_dict(st["model"])
+        self.log(
+            f"initialised from {path} (trained {st['step']} steps, dev SI-SNRi {st['best']:.2f} dB there)"
+        )
 
     def export_npz(self, path: Path, dev: dict) -> None:
         training = {
