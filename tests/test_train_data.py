@@ -100,3 +100,16 @@ def test_batches_of_every_kind_are_deterministic_and_finite(synthetic_mixer):
     a, b = m.batch(3, 7, 24), m.batch(3, 7, 24)
     np.testing.assert_array_equal(a[0], b[0])
     assert np.all(np.isfinite(a[0])) and np.all(np.isfinite(a[1]))
+
+
+def test_noise_tilt_range_moves_the_spectral_centroid(synthetic_mixer):
+    def centroid(tilt):
+        m = _mixer(
+            synthetic_mixer, p_impulsive=0, p_tonal=0, p_coloured=1, noise_tilt_db_per_oct=(tilt, tilt)
+        )
+        rng = np.random.default_rng(4)
+        p = np.mean([np.abs(np.fft.rfft(m._noise(rng, -1))) ** 2 for _ in range(8)], axis=0)
+        f = np.fft.rfftfreq(16000, 1 / 16000)
+        return (p * f).sum() / p.sum()
+
+    assert centroid(-8.0) < 0.5 * centroid(4.0)

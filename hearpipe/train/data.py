@@ -68,7 +68,7 @@ class MixConfig:
     p_tonal: float = 0.0
     p_second_noise: float = 0.3  # add a second, quieter noise of another kind
     noise_speed: tuple[float, float] = (1.0, 1.0)  # playback-speed range of recorded noise
-    tilt_db_per_oct: float = 3.0  # noise spectral tilt uniform in +- this
+    noise_tilt_db_per_oct: tuple[float, float] = (-3.0, 3.0)  # noise spectral tilt, uniform in this range
     speech_tilt_db_per_oct: float = 1.5
 
 
@@ -203,8 +203,7 @@ class Mixer:
             if rng.random() < 0.3:  # slow amplitude modulation (non-stationary)
                 t = np.arange(n) / SAMPLE_RATE
                 x *= 1 + 0.7 * np.sin(2 * np.pi * rng.uniform(0.2, 4) * t + rng.uniform(0, 6.3))
-        tilt = self.cfg.tilt_db_per_oct
-        x = self._tilt(x, rng.uniform(-tilt, tilt))
+        x = self._tilt(x, rng.uniform(*self.cfg.noise_tilt_db_per_oct))
         return x
 
     def example(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
