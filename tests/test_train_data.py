@@ -104,9 +104,8 @@ def test_batches_of_every_kind_are_deterministic_and_finite(synthetic_mixer):
 
 def test_noise_tilt_range_moves_the_spectral_centroid(synthetic_mixer):
     def centroid(tilt):
-        m = _mixer(
-            synthetic_mixer, p_impulsive=0, p_tonal=0, p_coloured=1, noise_tilt_db_per_oct=(tilt, tilt)
-        )
+        kinds = dict(p_real=0, p_babble=0, p_speech_shaped=0, p_impulsive=0, p_tonal=0, p_coloured=1)
+        m = _mixer(synthetic_mixer, noise_tilt_db_per_oct=(tilt, tilt), **kinds)
         rng = np.random.default_rng(4)
         p = np.mean([np.abs(np.fft.rfft(m._noise(rng, -1))) ** 2 for _ in range(8)], axis=0)
         f = np.fft.rfftfreq(16000, 1 / 16000)
