@@ -70,12 +70,12 @@ def write_configs(out_dir: Path, steps: int) -> list[Path]:
 
 
 def table(runs: Path | None, with_stoi: bool, n: int | None, seconds: float) -> str:
-    rows = ["| variant | K | hidden/group | params | MMAC/s | RAM KiB | ROM KiB | SI-SNRi dB | STOI (in -> out) |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    rows = ["| variant | K | hidden/group | params | MMAC/s | RAM KiB | ROM KiB | steps (best ckpt) | SI-SNRi dB | STOI (in -> out) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     mixes = None
     for name, hp in variants().items():
         r = resources(hp)
-        quality = "-", "-"
+        quality, steps = ("-", "-"), "-"
         trained = runs / name / "best.npz" if runs else None
         if trained and trained.is_file():
             from hearpipe.metrics.evaluate import dev_mixtures, evaluate
@@ -90,9 +90,10 @@ def table(runs: Path | None, with_stoi: bool, n: int | None, seconds: float) -> 
                 f"{res['stoi_in']:.3f} -> {res['stoi_out']:.3f}" if with_stoi else "-"
             )  # means over 0 and 5 dB
             quality = f"{res['si_snri']:.2f}", stoi
+            steps = str(wf.training.get("step", "?")) if isinstance(wf.training, dict) else "?"
         rows.append(
             f"| {name} | {hp.groups} | {hp.hidden} | {r['params']:,} | {r['mmac_s']:.1f} | {r['ram_kib']:.1f} | "
-            f"{r['rom_kib']:.1f} | {quality[0]} | {quality[1]} |"
+            f"{r['rom_kib']:.1f} | {steps} | {quality[0]} | {quality[1]} |"
         )
     return "\n".join(rows)
 
