@@ -46,3 +46,21 @@ def test_dev_mixtures_are_fixed_and_at_the_asked_snr():
         assert snr == pytest.approx(m.snr_db, abs=1e-6)
     res = evaluate(lambda x: x, a)  # the identity improves nothing
     assert res["si_snri"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_enhancement_plots_are_written(tmp_path, rng):
+    from hearpipe.metrics.evaluate import Mixture, evaluate
+    from hearpipe.plots import plot_enhancement
+
+    t = np.arange(16000) / 16000
+    clean = 0.1 * np.sin(2 * np.pi * 440 * t)
+    mixes = [
+        Mixture(clean + 0.05 * rng.standard_normal(16000), clean, snr, f"tone+white@{snr:g}dB")
+        for snr in (0, 5)
+    ]
+    rows: list[dict] = []
+    res = evaluate(lambda x: 0.5 * x, mixes, by_noise=True, rows=rows)
+    assert len(rows) == 2 and res["si_snri[white] (n=2)"] == pytest.approx(0.0, abs=1e-9)
+    paths = plot_enhancement(mixes[0], mixes[0].noisy, rows, tmp_path / "plots", "test")
+    assert [p.name for p in paths] == ["spectrograms.png", "si_snri_by_noise.png"]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)

@@ -80,10 +80,11 @@ def evaluate(
     mixtures: Sequence[Mixture],
     with_stoi: bool = False,
     by_noise: bool = False,
+    rows: list[dict] | None = None,
 ) -> dict[str, float]:
     """Mean SI-SNR in/out/improvement (dB) and optionally STOI in/out, overall, per SNR and (by_noise)
-    per dev noise recording."""
-    rows = []
+    per dev noise recording. Per-mixture scores are appended to `rows` when given."""
+    rows = [] if rows is None else rows
     for m in mixtures:
         y = np.asarray(enhance(m.noisy), dtype=np.float64).ravel()[: len(m.clean)]
         r = {
@@ -91,6 +92,7 @@ def evaluate(
             "noise": m.name.split("+")[1].rsplit("@", 1)[0],
             "si_snr_in": si_snr(m.noisy, m.clean),
             "si_snr_out": si_snr(y, m.clean),
+            "name": m.name,
         }
         if with_stoi:
             from hearpipe.metrics.stoi import stoi
@@ -99,7 +101,7 @@ def evaluate(
             r["stoi_out"] = stoi(y, m.clean)
         rows.append(r)
     res: dict[str, float] = {}
-    keys = [k for k in rows[0] if k not in ("snr", "noise")]
+    keys = [k for k in rows[0] if k not in ("snr", "noise", "name")]
     for k in keys:
         res[k] = float(np.mean([r[k] for r in rows]))
     res["si_snri"] = res["si_snr_out"] - res["si_snr_in"]
@@ -132,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stoi", action="store_true", help="also compute STOI (slower)")
     ap.add_argument("--fixed", action="store_true", help="the bit-true fixed-point model (pinned formats)")
     ap.add_argument("--by-noise", action="store_true", help="also SI-SNRi per dev noise recording")
+    ap.add_argument("--plot", metavar="DIR", help="write spectrograms.png and si_snri_by_noise.png into DIR")
     a = ap.parse_args(argv)
     data = a.data or default_data_dir()
     if a.fixed:
@@ -149,11 +152,22 @@ def main(argv: list[str] | None = None) -> int:
         def run(x: np.ndarray) -> np.ndarray:
             return groupcomm.enhance(x, w)[0]
 
+    if a.plot:
+        from hearpipe.plots import plot_dir
+
+        plot_dir(a.plot)  # fail before the long part
     mixes = dev_mixtures(data, n=a.n, seconds=a.seconds)
-    res = evaluate(run, mixes, with_stoi=a.stoi, by_noise=a.by_noise)
+    rows: list[dict] = []
+    res = evaluate(run, mixes, with_stoi=a.stoi, by_noise=a.by_noise, rows=rows)
     print(f"{a.weights}, {'fixed point' if a.fixed else 'float reference'}, dev mixtures at 0 and 5 dB SNR")
     for k, v in res.items():
         print(f"{k:>40s}: {v:.3f}" if isinstance(v, float) else f"{k:>40s}: {v}")
+    if a.plot:
+        from hearpipe.plots import plot_enhancement
+
+        title = f"{a.weights} ({'fixed point' if a.fixed else 'float'})"
+        for path in plot_enhancement(mixes[0], run(mixes[0].noisy), rows, a.plot, title):
+            print(f"wrote {path}")
     return 0
 
 
