@@ -34,6 +34,15 @@ def plot_dir(out_dir: str | Path) -> Path:
     return out
 
 
+def _save(fig, path: Path, dpi: int = 120, tight: bool = True) -> Path:
+    """Write one figure and free it."""
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return path
+
+
 def plot_measurements(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
     """Write io_curves.png, frequency_response.png and attack_release.png into out_dir; return the paths."""
     plt = pyplot()
@@ -66,10 +75,7 @@ def plot_measurements(result: dict[str, Any], out_dir: str | Path) -> list[Path]
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    paths.append(out / "io_curves.png")
-    fig.tight_layout()
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(fig, out / "io_curves.png"))
 
     # gain-frequency responses at each input level, and OSPL90
     fr = result["frequency_response"]
@@ -86,10 +92,7 @@ def plot_measurements(result: dict[str, Any], out_dir: str | Path) -> list[Path]
     ticks = [f for f in (125, 250, 500, 1000, 2000, 4000, 8000) if min(o["frequencies_hz"]) / 1.5 <= f]
     a2.set_xticks(ticks, [f"{f:g}" for f in ticks])
     a2.minorticks_off()
-    paths.append(out / "frequency_response.png")
-    fig.tight_layout()
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(fig, out / "frequency_response.png"))
 
     # attack / release trace
     ar = result["attack_release"]
@@ -112,10 +115,7 @@ def plot_measurements(result: dict[str, Any], out_dir: str | Path) -> list[Path]
             f"({ar['frequency_hz']:g} Hz tone)",
         )
         ax.grid(alpha=0.3)
-        paths.append(out / "attack_release.png")
-        fig.tight_layout()
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        paths.append(_save(fig, out / "attack_release.png"))
     return paths
 
 
@@ -141,9 +141,7 @@ def plot_enhancement(mixture, enhanced, rows: list[dict], out_dir: str | Path, t
     axes[-1].set_xlabel("time (s)")
     fig.suptitle(f"{title}: {mixture.name}")
     fig.colorbar(im, ax=axes, label="level (dB re full scale)")
-    paths = [out / "spectrograms.png"]
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths = [_save(fig, out / "spectrograms.png", dpi=110, tight=False)]  # the colorbar spans the axes
 
     noises = sorted({r["noise"] for r in rows})
     snrs = sorted({r["snr"] for r in rows})
@@ -158,8 +156,5 @@ def plot_enhancement(mixture, enhanced, rows: list[dict], out_dir: str | Path, t
     ax.set(xlabel="SI-SNR improvement (dB)", title=f"{title}: by dev noise")
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=8)
-    paths.append(out / "si_snri_by_noise.png")
-    fig.tight_layout()
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(_save(fig, out / "si_snri_by_noise.png", dpi=110))
     return paths

@@ -164,11 +164,16 @@ class Trainer:
         torch.save(self._state(), tmp)
         tmp.replace(path)
 
-    def _load(self, path: Path) -> None:
+    def _read(self, path: Path) -> dict:
+        """A checkpoint whose model has this config's hyper-parameters; its weights loaded into the net."""
         st = torch.load(path, map_location="cpu", weights_only=False)
         if st["hparams"] != self.hp.to_dict():
             raise SystemExit(f"{path}: checkpoint hyper-parameters differ from the config; use a new out_dir")
         self.net.load_state_dict(st["model"])
+        return st
+
+    def _load(self, path: Path) -> None:
+        st = self._read(path)
         self.opt.load_state_dict(st["opt"])
         self.step, self.best = st["step"], st["best"]
         self.lr_scale, self.bad_evals = st["lr_scale"], st["bad_evals"]
@@ -178,10 +183,7 @@ class Trainer:
 
     def _init_from(self, path: Path) -> None:
         """Model weights only: a fine-tuning run starts its own step count, optimiser and schedule."""
-        st = torch.load(path, map_location="cpu", weights_only=False)
-        if st["hparams"] != self.hp.to_dict():
-            raise SystemExit(f"{path}: checkpoint hyper-parameters differ from the config")
-        self.net.load_state_dict(st["model"])
+        st = self._read(path)
         self.log(
             f"initialised from {path} (trained {st['step']} steps, dev SI-SNRi {st['best']:.2f} dB there)"
         )
