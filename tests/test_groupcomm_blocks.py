@@ -34,10 +34,11 @@ def _stft_graph(p, n, hop):
     ]}  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", ["conv", "stft"])
+@pytest.mark.parametrize("kind", ["conv", "conv-long-analysis", "stft"])
 def test_graph_matches_reference_and_any_chunking(tmp_path, rng, kind):
-    if kind == "conv":
-        hp = gc.GroupCommHParams(frontend="conv", window=32, hop=16, enc_channels=24, **SMALL)
+    if kind.startswith("conv"):
+        ana = 56 if kind == "conv-long-analysis" else 0  # encoder longer than the decoder: same delay
+        hp = gc.GroupCommHParams(frontend="conv", window=32, hop=16, enc_channels=24, enc_window=ana, **SMALL)
         p, w = _save(tmp_path, hp)
         spec = _conv_graph(p)
     else:
@@ -119,3 +120,16 @@ def test_cost_counts_macs_state_and_weights(tmp_path):
     assert node.ram_persistent == gc.state_values(hp) * 4  # float32 words without a device
     assert node.rom == (gc.n_params(hp) - 2 * 24 * 32) * 4
     assert enc.rom == dec.rom == 24 * 32 * 4
+
+
+def test_long_analysis_window_costs_encoder_macs_only(tmp_path):
+    hp = gc.GroupCommHParams(frontend="conv", window=32, hop=16, enc_channels=24, enc_window=64, **SMALL)
+    p, _ = _save(tmp_path, hp)
+    g = hearpipe.load_graph(_conv_graph(p))
+    assert g.latency_samples == 32 - 16  # set by the synthesis window
+    enc, node, dec = (g.blocks[n].cost() for n in ("enc", "gc", "dec"))
+    assert enc.ops["mac_f32"] == 24 * 64 and dec.ops["mac_f32"] == 24 * 32
+    assert enc.ram_persistent == (64 - 16) * 4
+    assert node.rom == (gc.n_params(hp) - 24 * (64 + 32)) * 4
+    with pytest.raises(InvalidInput, match="enc_window"):
+        gc.GroupCommHParams(frontend="conv", window=32, hop=16, enc_channels=24, enc_window=16)

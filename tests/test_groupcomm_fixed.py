@@ -33,7 +33,7 @@ def _hp(**kw) -> gc.GroupCommHParams:
 
 
 CONV_LSTM = dict(
-    frontend="conv", window=16, hop=8, enc_channels=12, groups=2, inter="rnn", inter_hidden=6, rnn="lstm",
+    frontend="conv", window=16, hop=8, enc_channels=12, enc_window=24, groups=2, inter="rnn", inter_hidden=6, rnn="lstm",
     rnn_layers=2, n_outputs=2,
 )  # fmt: skip
 CONFIGS = {

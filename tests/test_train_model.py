@@ -11,7 +11,7 @@ import hearpipe  # noqa: E402
 from hearpipe.metrics.si_snr import si_snr  # noqa: E402
 from hearpipe.models import groupcomm as gc  # noqa: E402
 from hearpipe.models.weights import load_weights, save_weights  # noqa: E402
-from hearpipe.train.model import GroupCommNet  # noqa: E402
+from hearpipe.train.model import GroupCommNet, extend_analysis  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -19,6 +19,7 @@ SMALL = dict(n_model=16, groups=4, hidden=12, inter_hidden=8, n_blocks=2)
 VARIANTS = [
     dict(frontend="stft", window=32, hop=16, **SMALL),
     dict(frontend="conv", window=32, hop=16, enc_channels=32, **SMALL),
+    dict(frontend="conv", window=32, hop=16, enc_channels=20, enc_window=80, **SMALL),
     dict(frontend="stft", window=32, hop=16, rnn="lstm", rnn_layers=2, inter="rnn", n_outputs=2, **SMALL),
     dict(frontend="conv", window=16, hop=8, enc_channels=12, inter="none", n_model=12, groups=1, hidden=8),
 ]
@@ -115,3 +116,18 @@ def test_level_loss_is_the_squared_level_error_in_db(rng):
     ref = torch.from_numpy(rng.standard_normal((2, 1000)))
     assert float(_level_loss(ref, ref)) == pytest.approx(0.0, abs=1e-9)
     assert float(_level_loss(2 * ref, ref)) == pytest.approx((20 * np.log10(2)) ** 2, rel=1e-6)
+
+
+def test_extend_analysis_keeps_the_function(rng):
+    """A model's weights moved into one with a longer encoder (older taps zero) compute the same output."""
+    hp = gc.GroupCommHParams(frontend="conv", window=32, hop=16, enc_channels=20, **SMALL)
+    hp_long = gc.GroupCommHParams(**{**hp.to_dict(), "enc_window": 64})
+    net, long = _random_net(hp), GroupCommNet(hp_long).double()
+    long.load_arrays(extend_analysis(net.export_arrays(np.float64), hp.to_dict(), hp_long))
+    x = torch.from_numpy(0.1 * rng.standard_normal((2, 800)))
+    with torch.no_grad():
+        np.testing.assert_array_equal(long(x).numpy(), net(x).numpy())
+    with pytest.raises(ValueError, match="do not fit"):
+        extend_analysis(
+            net.export_arrays(), hp.to_dict(), gc.GroupCommHParams(**{**hp.to_dict(), "hidden": 4})
+        )

@@ -143,7 +143,8 @@ class GroupComm(Block):
         add_ops(ops, mul=(o["mul"] + n_val * hp.features) * c)  # + applying the mask
         if not fixed:  # float devices compute log2, sigmoid and tanh instead of table look-ups
             ops["transcendental"] += ops.pop("lut")
-        n_weights = gc.n_params(hp) - (2 * hp.enc_channels * hp.window if hp.frontend == "conv" else 0)
+        codec = hp.enc_channels * (hp.analysis_window + hp.window) if hp.frontend == "conv" else 0
+        n_weights = gc.n_params(hp) - codec
         return Cost(
             ops=ops,
             frame_rate_hz=hp.frame_rate_hz,

@@ -1,13 +1,14 @@
 """Learned analysis/synthesis (TasNet family): `conv_encoder` and `conv_decoder`.
 
-`conv_encoder`: Conv1d(1, N, W, stride S) without bias; frame j covers the input samples
-[(j+1)S - W, (j+1)S) (zeros before the start), so every input block of k*S samples gives k frames
-(latent `(channels, N, frames)`), no delay of its own.
+`conv_encoder`: Conv1d(1, N, W_a, stride S) without bias; frame j covers the input samples
+[(j+1)S - W_a, (j+1)S) (zeros before the start), so every input block of k*S samples gives k frames
+(latent `(channels, N, frames)`), no delay of its own. The analysis length W_a (`enc_window`) may
+exceed the synthesis window W: more frequency resolution from past samples, no extra delay.
 `conv_decoder`: ConvTranspose1d(N, 1, W, stride S) + overlap-add; each frame completes S output
 samples, so the pair delays by W - S samples (reported by the decoder).
-Weights (`enc.weight` and `dec.weight`, each (N, W)) come from a `.npz` weight file: the groupcomm
-model's own file (`builtin:enhance_conv`) or any file holding those arrays; W and S come from its
-metadata (`window`, `hop`).
+Weights (`enc.weight` (N, W_a) and `dec.weight` (N, W)) come from a `.npz` weight file: the groupcomm
+model's own file (`builtin:enhance_conv`) or any file holding those arrays; W, W_a and S come from its
+metadata (`window`, `enc_window` (0 or absent: W_a = W), `hop`).
 On fixed-point devices both run `hearpipe.models.conv_fixed` (int8 weights, int16 latents in the
 worst-case format of the encoder, so no q15 input can saturate it; q15 audio out).
 """
@@ -29,19 +30,22 @@ from hearpipe.graph.registry import register
 from hearpipe.models.weights import WeightFile, load_weights, resolve_weights
 
 
-def load_codec_weights(ref: str, ctx: Context, array: str) -> tuple[WeightFile, np.ndarray, int, int]:
-    """Open a weight file and return (file, array (N, W) as float64, window W, hop S)."""
+def load_codec_weights(ref: str, ctx: Context, array: str) -> tuple[WeightFile, np.ndarray, int, int, int]:
+    """Open a weight file and return (file, array (N, W) as float64, its length W, hop S, frame): `frame`
+    is the synthesis window (metadata `window`) that the latent frames carry; the encoder may be longer
+    (metadata `enc_window`: a longer analysis window, finer frequency resolution at the same delay)."""
     wf = load_weights(resolve_weights(ref, ctx.base_dir))
     a = np.asarray(wf.get(array), dtype=np.float64)
     if a.ndim != 2:
         raise InvalidInput(f"{wf.source}: {array!r} must be 2-D (channels, window), has shape {a.shape}")
-    W = int(wf.hparams.get("window", a.shape[1]))
+    frame = int(wf.hparams.get("window", a.shape[1]))
+    W = int(wf.hparams.get("enc_window") or frame) if array == "enc.weight" else frame
     S = wf.hparams.get("hop")
     if S is None:
         raise InvalidInput(f"{wf.source}: metadata has no 'hop' (stride) for the learned encoder/decoder")
-    if W != a.shape[1] or not 1 <= int(S) <= W:
+    if W != a.shape[1] or not 1 <= int(S) <= frame:
         raise InvalidInput(f"{wf.source}: window {W} / hop {S} do not fit {array!r} of shape {a.shape}")
-    return wf, np.ascontiguousarray(a), W, int(S)
+    return wf, np.ascontiguousarray(a), W, int(S), frame
 
 
 @njit(cache=True)
@@ -109,7 +113,9 @@ class ConvEncoder(Block):
         (fmt,) = inputs
         self.expect(fmt, domain="time")
         try:
-            self.wf, self.enc, self.W, self.S = load_codec_weights(self.params.weights, ctx, "enc.weight")
+            self.wf, self.enc, self.W, self.S, frame = load_codec_weights(
+                self.params.weights, ctx, "enc.weight"
+            )
         except InvalidInput as e:
             raise self.fail(f"weights: {e}") from None
         sr = self.wf.hparams.get("sample_rate_hz", fmt.sample_rate_hz)
@@ -118,7 +124,7 @@ class ConvEncoder(Block):
         self.ctx = ctx
         self.channels = fmt.channels
         self.N = self.enc.shape[0]
-        out = SignalFormat("latent", fmt.channels, fmt.sample_rate_hz, self.S, features=self.N, frame=self.W)
+        out = SignalFormat("latent", fmt.channels, fmt.sample_rate_hz, self.S, features=self.N, frame=frame)
         self.fixed = fmt.numeric != "float"
         if not self.fixed:
             return out
@@ -175,7 +181,7 @@ class ConvDecoder(Block):
         (fmt,) = inputs
         self.expect(fmt, domain="latent")
         try:
-            self.wf, self.dec, self.W, self.S = load_codec_weights(self.params.weights, ctx, "dec.weight")
+            self.wf, self.dec, self.W, self.S, _ = load_codec_weights(self.params.weights, ctx, "dec.weight")
         except InvalidInput as e:
             raise self.fail(f"weights: {e}") from None
         N = self.dec.shape[0]

@@ -47,6 +47,8 @@ class GroupCommHParams:
     window: int = 128  # STFT length L = n_fft, or conv encoder window W (samples)
     hop: int = 64  # STFT hop or encoder stride S (samples)
     enc_channels: int = 0  # conv encoder channels N_enc (conv only)
+    enc_window: int = 0  # conv encoder (analysis) length; 0: `window`. Longer than the decoder's `window`
+    # it resolves low frequencies better at no cost in latency (the delay is set by the synthesis window)
     n_model: int = 64  # width after the input projection (K groups of D)
     groups: int = 4  # K (1 = no grouping: the non-grouped baseline)
     n_blocks: int = 2  # inter-group + sequence blocks
@@ -79,12 +81,19 @@ class GroupCommHParams:
             bad("n_model", f"must be divisible by groups ({self.groups})")
         if self.frontend == "conv" and self.enc_channels < 1:
             bad("enc_channels", "must be >= 1 for the conv front end")
+        if self.enc_window and (self.frontend != "conv" or self.enc_window < self.window):
+            bad("enc_window", f"must be 0 or, for the conv front end, at least window ({self.window})")
         if self.frontend == "stft" and self.window % 2:
             bad("window", "must be even for the STFT front end")
 
     @property
     def features(self) -> int:
         return self.window // 2 + 1 if self.frontend == "stft" else self.enc_channels
+
+    @property
+    def analysis_window(self) -> int:
+        """Samples each encoder frame reads (the conv encoder's length; the STFT window)."""
+        return self.enc_window or self.window
 
     @property
     def group_dim(self) -> int:
@@ -193,7 +202,7 @@ def expected_shapes(hp: GroupCommHParams) -> dict[str, tuple[int, ...]]:
     g = 3 if hp.rnn == "gru" else 4
     s: dict[str, tuple[int, ...]] = {}
     if hp.frontend == "conv":
-        s["enc.weight"] = (hp.enc_channels, hp.window)
+        s["enc.weight"] = (hp.enc_channels, hp.analysis_window)
         s["dec.weight"] = (hp.enc_channels, hp.window)
     s["in.weight"] = (hp.n_model, hp.features)
     s["in.bias"] = (hp.n_model,)
@@ -479,7 +488,7 @@ def frontend_macs_per_frame(hp: GroupCommHParams) -> int:
     """Encoder + mask + decoder multiply-accumulates (STFT: direct DFT bound; an FFT needs fewer)."""
     if hp.frontend == "conv":
         n, W = hp.enc_channels, hp.window
-        return n * W * (1 + hp.n_outputs) + n * hp.n_outputs
+        return n * hp.analysis_window + n * W * hp.n_outputs + n * hp.n_outputs
     L = hp.window
     # real FFT + inverse as butterflies ~ 2 * (L/2) log2(L/2) complex mults (4 MACs each), window, mask
     return 2 * 4 * (L // 2) * int(math.log2(L // 2)) + 2 * L + 2 * hp.features

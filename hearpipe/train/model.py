@@ -90,6 +90,7 @@ class GroupCommNet(nn.Module):
             self.register_buffer("dec_basis", torch.from_numpy(syn[:, None, :]))
         else:
             enc, dec = init_conv_basis(hp.enc_channels, L)
+            enc = np.pad(enc, ((0, 0), (hp.analysis_window - L, 0)))  # older samples start unused
             self.enc = nn.Parameter(torch.from_numpy(enc[:, None, :]))
             self.dec = nn.Parameter(torch.from_numpy(dec[:, None, :]))
         self.inp = nn.Linear(hp.features, hp.n_model)
@@ -100,7 +101,7 @@ class GroupCommNet(nn.Module):
     # -- the four steps ------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T) -> (B, R, J): frame j covers x[(j+1)S - W, (j+1)S), zeros before the start."""
-        L, S = self.hp.window, self.hp.hop
+        L, S = self.hp.analysis_window, self.hp.hop
         basis = self.enc_basis if self.hp.frontend == "stft" else self.enc
         xp = F.pad(x.unsqueeze(1), (L - S, 0))
         return F.conv1d(xp, basis, stride=S)
@@ -233,6 +234,23 @@ def init_conv_basis(n: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     enc = rng.standard_normal((n, w)) / math.sqrt(w)
     return enc, enc.copy() * (2.0 / n)
+
+
+def extend_analysis(
+    arrays: dict[str, np.ndarray], src: dict[str, Any], hp: GroupCommHParams
+) -> dict[str, np.ndarray]:
+    """Arrays of a model with hyper-parameters `src` for a model `hp` that differs at most in a longer
+    encoder (`enc_window`): the extra, older encoder taps start at zero, so the function is unchanged."""
+    a = GroupCommHParams.from_dict(src)
+    if {**a.to_dict(), "enc_window": 0} != {**hp.to_dict(), "enc_window": 0}:
+        raise ValueError(f"weights of {a} do not fit a model {hp}")
+    if a.analysis_window > hp.analysis_window:
+        raise ValueError(f"encoder of {a.analysis_window} samples does not fit one of {hp.analysis_window}")
+    out = dict(arrays)
+    if hp.frontend == "conv":
+        enc = np.asarray(arrays["enc.weight"])
+        out["enc.weight"] = np.pad(enc, ((0, 0), (hp.analysis_window - enc.shape[1], 0)))
+    return out
 
 
 def count_params(model: nn.Module) -> int:

@@ -21,9 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hearpipe.metrics.evaluate import dev_mixtures, evaluate
 from hearpipe.models.groupcomm import ARCHITECTURE, GroupCommHParams, summary
-from hearpipe.models.weights import save_weights
+from hearpipe.models.weights import BUILTIN_PREFIX, load_weights, resolve_weights, save_weights
 from hearpipe.train.data import MixConfig, Mixer, default_data_dir
-from hearpipe.train.model import GroupCommNet, count_params
+from hearpipe.train.model import GroupCommNet, count_params, extend_analysis
 
 
 class ModelConfig(BaseModel):
@@ -32,6 +32,7 @@ class ModelConfig(BaseModel):
     window: int = 128
     hop: int = 64
     enc_channels: int = 0
+    enc_window: int = 0  # conv encoder length (0: window); longer = finer frequency resolution, same latency
     n_model: int = 64
     groups: int = 4
     n_blocks: int = 2
@@ -66,7 +67,9 @@ class TrainConfig(BaseModel):
     out_dir: str = Field(description="run folder (checkpoints, log); relative to the config file")
     export_path: str | None = Field(None, description="copy the best .npz here (relative to the config file)")
     init_from: str | None = Field(
-        None, description="start a new run from this checkpoint's model weights (fine-tuning)"
+        None,
+        description="start a new run from this checkpoint's (.pt) or weight file's (.npz, builtin:NAME) "
+        "model weights (fine-tuning)",
     )
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
@@ -130,7 +133,8 @@ class Trainer:
         if (self.out / "last.pt").is_file():
             self._load(self.out / "last.pt")
         elif cfg.init_from:
-            self._init_from((base_dir / cfg.init_from).resolve())
+            src = cfg.init_from
+            self._init_from(src if src.startswith(BUILTIN_PREFIX) else str((base_dir / src).resolve()))
 
     def log(self, msg: str) -> None:
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
@@ -181,11 +185,19 @@ class Trainer:
         torch.set_rng_state(st["torch_rng"])
         self.log(f"resumed from {path} at step {self.step} (best dev SI-SNRi {self.best:.2f} dB)")
 
-    def _init_from(self, path: Path) -> None:
-        """Model weights only: a fine-tuning run starts its own step count, optimiser and schedule."""
-        st = self._read(path)
+    def _init_from(self, path: str) -> None:
+        """Model weights only: a fine-tuning run starts its own step count, optimiser and schedule.
+        `path` is a checkpoint (.pt) or a weight file (.npz or builtin:NAME, e.g. a shipped model)."""
+        if path.endswith(".pt"):
+            st = self._read(Path(path))
+            self.log(
+                f"initialised from {path} (trained {st['step']} steps, dev SI-SNRi {st['best']:.2f} dB there)"
+            )
+            return
+        wf = load_weights(resolve_weights(path), ARCHITECTURE)
+        self.net.load_arrays(extend_analysis(wf.arrays, wf.hparams, self.hp))
         self.log(
-            f"initialised from {path} (trained {st['step']} steps, dev SI-SNRi {st['best']:.2f} dB there)"
+            f"initialised from weight file {wf.source} (training info: {wf.training.get('step', '?')} steps)"
         )
 
     def export_npz(self, path: Path, dev: dict) -> None:
