@@ -131,3 +131,40 @@ def test_extend_analysis_keeps_the_function(rng):
         extend_analysis(
             net.export_arrays(), hp.to_dict(), gc.GroupCommHParams(**{**hp.to_dict(), "hidden": 4})
         )
+
+
+def _data_folder(root, rng):
+    import soundfile as sf
+
+    t = np.arange(16000) / 16000
+    for split in ("train", "dev"):
+        for kind in ("speech", "noise"):
+            (root / split / kind).mkdir(parents=True)
+            for i in range(2):
+                x = 0.1 * rng.standard_normal(len(t)) * (1 + np.sin(2 * np.pi * 4 * t + i))
+                sf.write(root / split / kind / f"{kind}{i}.flac", x, 16000, subtype="PCM_16")
+    return root
+
+
+def test_trainer_starts_from_a_weight_file_with_a_longer_encoder(tmp_path, rng):
+    """init_from a .npz: the extended model computes what the file's model computes; training exports."""
+    from hearpipe.train.trainer import TrainConfig, Trainer
+
+    hp = gc.GroupCommHParams(frontend="conv", window=32, hop=16, enc_channels=20, **SMALL)
+    src = _random_net(hp).float()
+    save_weights(tmp_path / "src.npz", src.export_arrays(), gc.ARCHITECTURE, hp.to_dict(), {})
+    model = {k: v for k, v in hp.to_dict().items() if k not in ("log_eps", "feat_scale", "sample_rate_hz")}
+    cfg = TrainConfig.model_validate({
+        "out_dir": "run", "init_from": "src.npz", "model": {**model, "enc_window": 48},
+        "data": {"data_dir": str(_data_folder(tmp_path / "data", rng)), "segment_s": 0.5},
+        "batch_size": 2, "max_steps": 2, "warmup_steps": 1, "dev_utterances": 1, "dev_seconds": 0.5,
+    })  # fmt: skip
+    tr = Trainer(cfg, tmp_path)
+    assert tr.net.enc.shape[-1] == 48
+    x = torch.from_numpy(0.1 * rng.standard_normal((1, 800)).astype(np.float32))
+    with torch.no_grad():
+        np.testing.assert_allclose(tr.net(x).numpy(), src(x).numpy(), atol=1e-6)
+    tr.run()
+    wf = load_weights(tmp_path / "run" / "best.npz", gc.ARCHITECTURE)
+    assert wf.hparams["enc_window"] == 48 and wf.arrays["enc.weight"].shape == (20, 48)
+    assert tr.step == 2
