@@ -59,7 +59,7 @@ class TorchStream:
     def reset(self) -> None:
         hp = self.hp
         self.state = [None] * hp.n_blocks
-        self.history = torch.zeros(hp.window - hp.hop)
+        self.history = torch.zeros(hp.analysis_window - hp.hop)
         self.carry = torch.zeros(hp.window)
 
     def masks(self, e: torch.Tensor) -> torch.Tensor:

@@ -90,9 +90,28 @@ def test_tonal_noise_is_harmonic(synthetic_mixer):
 
 def test_recorded_noise_speed_shifts_its_spectrum(synthetic_mixer):
     m = _mixer(synthetic_mixer)
-    x = m._resampled(m.noise[0], np.random.default_rng(1))
+    x = m._at_speed(m.noise[0], np.random.default_rng(1), m.cfg.noise_speed)
     f = np.fft.rfftfreq(len(x), 1 / 16000)[np.argmax(np.abs(np.fft.rfft(x * np.hanning(len(x)))))]
     assert f == pytest.approx(1200, abs=2)  # the 1 kHz tone played at 1.2x speed
+
+
+def _modulation_hz(x, sr=16000):
+    env = np.abs(x).reshape(-1, 160).mean(1)  # 100 Hz envelope
+    spec = np.abs(np.fft.rfft(env - env.mean()))
+    return np.fft.rfftfreq(len(env), 1 / 100)[np.argmax(spec)]
+
+
+def test_speech_speed_moves_the_talkers_syllable_rate(synthetic_mixer):
+    """The synthetic talkers are 4 Hz modulated noise: at 1.25x speed their rhythm is 5 Hz; the default
+    range (1, 1) leaves the speech (and the random stream) as it was."""
+    fast = _mixer(synthetic_mixer, speech_speed=(1.25, 1.25))._speech_segment(np.random.default_rng(2))[0]
+    plain = _mixer(synthetic_mixer)
+    assert _modulation_hz(fast) == pytest.approx(5.0, abs=0.5)
+    assert _modulation_hz(plain._speech_segment(np.random.default_rng(2))[0]) == pytest.approx(4.0, abs=0.5)
+    a = plain._speech_segment(np.random.default_rng(5))[0]
+    rng = np.random.default_rng(5)
+    k = int(rng.integers(len(plain.speech)))
+    np.testing.assert_array_equal(a, plain._crop(plain.speech[k], rng))
 
 
 def test_batches_of_every_kind_are_deterministic_and_finite(synthetic_mixer):

@@ -5,8 +5,9 @@ the recorded noise lacks: babble summed from other train talkers, speech-shaped 
 through the long-term speech spectrum), coloured noise (power-law spectra 1/f^beta), impulsive
 noise (clicks, knocks and clinks: trains of decaying resonances, as typing or dishes) and tonal
 noise (harmonic notes with glides and vibrato, as instruments, animals or alarms). Recorded noise
-is played at a random speed (0.8-1.25x) so its 25 minutes yield more spectra; every noise gets a
-random spectral tilt; the mixture gets a random SNR and level. `dev/` is never read here.
+is played at a random speed (0.8-1.25x) so its 25 minutes yield more spectra, and so may speech
+(`speech_speed`, e.g. 0.9-1.1x: speed perturbation moves the 146 train talkers' pitch and formants);
+every noise gets a random spectral tilt; the mixture gets a random SNR and level. `dev/` is never read here.
 Every batch is a pure function of (seed, step), so a resumed run sees the same data as an unbroken one.
 """
 
@@ -68,6 +69,7 @@ class MixConfig:
     p_tonal: float = 0.0
     p_second_noise: float = 0.3  # add a second, quieter noise of another kind
     noise_speed: tuple[float, float] = (1.0, 1.0)  # playback-speed range of recorded noise
+    speech_speed: tuple[float, float] = (1.0, 1.0)  # playback-speed range of train speech (more voices)
     noise_tilt_db_per_oct: tuple[float, float] = (-3.0, 3.0)  # noise spectral tilt, uniform in this range
     speech_tilt_db_per_oct: float = 1.5
 
@@ -109,7 +111,10 @@ class Mixer:
     def _speech_segment(self, rng: np.random.Generator) -> tuple[np.ndarray, int]:
         for _ in range(20):  # avoid nearly silent crops
             k = int(rng.integers(len(self.speech)))
-            s = self._crop(self.speech[k], rng)
+            if self.cfg.speech_speed == (1.0, 1.0):  # no draw: older configs keep their random stream
+                s = self._crop(self.speech[k], rng)
+            else:
+                s = self._at_speed(self.speech[k], rng, self.cfg.speech_speed)
             if rms(s) > 100.0:  # int16 units
                 return s, k
         return s, k
@@ -120,9 +125,10 @@ class Mixer:
         g = 10 ** (db_per_oct * np.log2(np.maximum(f, 50.0) / 1000.0) / 20)
         return np.fft.irfft(np.fft.rfft(x) * g, n=len(x))
 
-    def _resampled(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A crop of recorded noise played at a random speed (linear interpolation; shifts its spectrum)."""
-        lo, hi = self.cfg.noise_speed
+    def _at_speed(self, x: np.ndarray, rng: np.random.Generator, speed: tuple[float, float]) -> np.ndarray:
+        """A crop played at a random speed in `speed` (log-uniform; linear interpolation): pitch, formants
+        and tempo move together, so recorded noise yields more spectra and talkers more voices."""
+        lo, hi = speed
         r = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
         if r == 1.0:
             return self._crop(x, rng)
@@ -177,7 +183,7 @@ class Mixer:
         kind = rng.choice(len(p), p=p / p.sum())
         n = self.n
         if kind == 0:
-            x = self._resampled(self.noise[int(rng.integers(len(self.noise)))], rng)
+            x = self._at_speed(self.noise[int(rng.integers(len(self.noise)))], rng, self.cfg.noise_speed)
         elif kind == 1:
             talkers = int(rng.integers(3, 9))
             x = np.zeros(n)

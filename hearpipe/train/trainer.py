@@ -58,6 +58,7 @@ class DataConfig(BaseModel):
     p_tonal: float = 0.0
     p_second_noise: float = 0.3
     noise_speed: tuple[float, float] = (1.0, 1.0)
+    speech_speed: tuple[float, float] = (1.0, 1.0)
     noise_tilt_db_per_oct: tuple[float, float] = (-3.0, 3.0)  # about 1 kHz; negative: low-frequency heavy
 
 
