@@ -168,3 +168,25 @@ def test_trainer_starts_from_a_weight_file_with_a_longer_encoder(tmp_path, rng):
     wf = load_weights(tmp_path / "run" / "best.npz", gc.ARCHITECTURE)
     assert wf.hparams["enc_window"] == 48 and wf.arrays["enc.weight"].shape == (20, 48)
     assert tr.step == 2
+
+
+def test_average_of_checkpoints_is_the_mean_of_their_weights(tmp_path):
+    from hearpipe.train.average import average_checkpoints
+
+    hp = gc.GroupCommHParams(frontend="stft", window=32, hop=16, **SMALL)
+    nets = [_random_net(hp, seed=s).float() for s in (1, 2)]
+    paths = []
+    for i, net in enumerate(nets):
+        paths.append(tmp_path / f"c{i}.pt")
+        torch.save({"model": net.state_dict(), "hparams": hp.to_dict(), "step": 10 * (i + 1)}, paths[-1])
+    wf = load_weights(average_checkpoints(paths, tmp_path / "mean.npz"), gc.ARCHITECTURE)
+    a, b = (n.export_arrays() for n in nets)
+    for name in a:
+        np.testing.assert_allclose(wf.arrays[name], (a[name].astype(np.float64) + b[name]) / 2, atol=1e-6)
+    assert wf.training["steps"] == [10, 20]
+    other = gc.GroupCommHParams(**{**hp.to_dict(), "hidden": 4})
+    torch.save(
+        {"model": GroupCommNet(other).state_dict(), "hparams": other.to_dict(), "step": 1}, tmp_path / "x.pt"
+    )
+    with pytest.raises(ValueError, match="hyper-parameters differ"):
+        average_checkpoints([paths[0], tmp_path / "x.pt"], tmp_path / "bad.npz")
