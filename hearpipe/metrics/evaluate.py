@@ -8,6 +8,8 @@ Command line: `python -m hearpipe.metrics.evaluate WEIGHTS.npz [--fixed] [--n N]
 [--by-noise]` evaluates a weight file with the numpy float reference or, with `--fixed`, the bit-true
 fixed-point model with the formats pinned in the file (what a device computes). By default all 45 dev
 utterances are used (90 mixtures): small subsets differ by several dB with the noises they draw.
+`python -m hearpipe.metrics.evaluate oracle [--windows 128 256 384] [--by-noise]` prints the ideal-ratio-
+mask ceilings of STFT front ends of those windows on the same mixtures.
 """
 
 from __future__ import annotations
@@ -76,17 +78,20 @@ def dev_mixtures(
 
 
 def evaluate(
-    enhance: Callable[[np.ndarray], np.ndarray],
+    enhance: Callable[[np.ndarray], np.ndarray] | None,
     mixtures: Sequence[Mixture],
     with_stoi: bool = False,
     by_noise: bool = False,
     rows: list[dict] | None = None,
+    oracle: int = 0,
 ) -> dict[str, float]:
     """Mean SI-SNR in/out/improvement (dB) and optionally STOI in/out, overall, per SNR and (by_noise)
-    per dev noise recording. Per-mixture scores are appended to `rows` when given."""
+    per dev noise recording. Per-mixture scores are appended to `rows` when given. `oracle` > 0 scores
+    `oracle_irm` with that window instead of `enhance`."""
     rows = [] if rows is None else rows
     for m in mixtures:
-        y = np.asarray(enhance(m.noisy), dtype=np.float64).ravel()[: len(m.clean)]
+        y = oracle_irm(m, oracle) if oracle else enhance(m.noisy)
+        y = np.asarray(y, dtype=np.float64).ravel()[: len(m.clean)]
         r = {
             "snr": m.snr_db,
             "noise": m.name.split("+")[1].rsplit("@", 1)[0],
@@ -119,6 +124,19 @@ def evaluate(
     return res
 
 
+def oracle_irm(m: Mixture, window: int, hop: int = 64) -> np.ndarray:
+    """The ideal ratio mask |S| / (|S| + |N|) of a Hann STFT (window, hop) applied to the mixture: the
+    ceiling of a real mask on a front end of that frequency resolution (it knows the clean speech)."""
+    from scipy.signal import istft, stft
+
+    kw = dict(fs=SAMPLE_RATE, window="hann", nperseg=window, noverlap=window - hop)
+    _, _, S = stft(m.clean, **kw)
+    _, _, N = stft(m.noisy - m.clean, **kw)
+    _, _, X = stft(m.noisy, **kw)
+    _, y = istft(X * np.abs(S) / (np.abs(S) + np.abs(N) + 1e-12), **kw)
+    return y[: len(m.clean)]
+
+
 def main(argv: list[str] | None = None) -> int:
     from hearpipe.models import groupcomm
     from hearpipe.models.weights import load_weights, resolve_weights
@@ -127,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m hearpipe.metrics.evaluate", description=__doc__.split("\n")[0]
     )
-    ap.add_argument("weights", help="weight file or builtin:NAME")
+    ap.add_argument("weights", help="weight file or builtin:NAME; 'oracle': ideal-ratio-mask ceilings")
+    ap.add_argument("--windows", type=int, nargs="+", default=[128, 256, 384], help="oracle STFT windows")
     ap.add_argument("--data", default=None, help="data folder (default $HEARPIPE_DATA or ../shared/data)")
     ap.add_argument("--n", type=int, default=None, help="dev utterances, each at 0 and 5 dB (default: all)")
     ap.add_argument("--seconds", type=float, default=6.0, help="first seconds of each utterance")
@@ -137,6 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plot", metavar="DIR", help="write spectrograms.png and si_snri_by_noise.png into DIR")
     a = ap.parse_args(argv)
     data = a.data or default_data_dir()
+    if a.weights == "oracle":
+        mixes = dev_mixtures(data, n=a.n, seconds=a.seconds)
+        print(f"ideal ratio mask ceilings (Hann STFT, hop 64), {len(mixes)} dev mixtures at 0 and 5 dB SNR")
+        for win in a.windows:
+            res = evaluate(None, mixes, by_noise=a.by_noise, oracle=win)
+            parts = [
+                f"{k.split('[')[1].split(']')[0]} {v:.1f}" for k, v in res.items() if k.startswith("si_snri[")
+            ]
+            print(f"window {win} ({1000 * win / SAMPLE_RATE:g} ms): SI-SNRi {res['si_snri']:.2f} dB"
+                  + (f"; {', '.join(parts)}" if parts else ""))  # fmt: skip
+        return 0
     if a.fixed:
         from hearpipe.models.groupcomm_fixed import enhance_fixed, quantize_weight_file
 
