@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hearpipe.metrics.evaluate import dev_mixtures, evaluate
 from hearpipe.models.groupcomm import ARCHITECTURE, GroupCommHParams, summary
-from hearpipe.models.weights import BUILTIN_PREFIX, load_weights, resolve_weights, save_weights
+from hearpipe.models.weights import load_weights, resolve_weights, save_weights
 from hearpipe.train.data import MixConfig, Mixer, default_data_dir
 from hearpipe.train.model import GroupCommNet, count_params, extend_analysis
 
@@ -134,8 +134,7 @@ class Trainer:
         if (self.out / "last.pt").is_file():
             self._load(self.out / "last.pt")
         elif cfg.init_from:
-            src = cfg.init_from
-            self._init_from(src if src.startswith(BUILTIN_PREFIX) else str((base_dir / src).resolve()))
+            self._init_from(resolve_weights(cfg.init_from, base_dir))
 
     def log(self, msg: str) -> None:
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
@@ -186,16 +185,16 @@ class Trainer:
         torch.set_rng_state(st["torch_rng"])
         self.log(f"resumed from {path} at step {self.step} (best dev SI-SNRi {self.best:.2f} dB)")
 
-    def _init_from(self, path: str) -> None:
+    def _init_from(self, path: Path) -> None:
         """Model weights only: a fine-tuning run starts its own step count, optimiser and schedule.
-        `path` is a checkpoint (.pt) or a weight file (.npz or builtin:NAME, e.g. a shipped model)."""
-        if path.endswith(".pt"):
-            st = self._read(Path(path))
+        `path` is a checkpoint (.pt) or a weight file (.npz; `builtin:NAME` already resolved to its file)."""
+        if path.suffix == ".pt":
+            st = self._read(path)
             self.log(
                 f"initialised from {path} (trained {st['step']} steps, dev SI-SNRi {st['best']:.2f} dB there)"
             )
             return
-        wf = load_weights(resolve_weights(path), ARCHITECTURE)
+        wf = load_weights(path, ARCHITECTURE)
         self.net.load_arrays(extend_analysis(wf.arrays, wf.hparams, self.hp))
         self.log(
             f"initialised from weight file {wf.source} (training info: {wf.training.get('step', '?')} steps)"
