@@ -11,7 +11,7 @@ import hearpipe  # noqa: E402
 from hearpipe.metrics.si_snr import si_snr  # noqa: E402
 from hearpipe.models import groupcomm as gc  # noqa: E402
 from hearpipe.models.weights import load_weights, save_weights  # noqa: E402
-from hearpipe.train.model import GroupCommNet, extend_analysis  # noqa: E402
+from hearpipe.train.model import GroupCommNet, grow  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -118,19 +118,26 @@ def test_level_loss_is_the_squared_level_error_in_db(rng):
     assert float(_level_loss(2 * ref, ref)) == pytest.approx((20 * np.log10(2)) ** 2, rel=1e-6)
 
 
-def test_extend_analysis_keeps_the_function(rng):
-    """A model's weights moved into one with a longer encoder (older taps zero) compute the same output."""
-    hp = gc.GroupCommHParams(frontend="conv", window=32, hop=16, enc_channels=20, **SMALL)
-    hp_long = gc.GroupCommHParams(**{**hp.to_dict(), "enc_window": 64})
-    net, long = _random_net(hp), GroupCommNet(hp_long).double()
-    long.load_arrays(extend_analysis(net.export_arrays(np.float64), hp.to_dict(), hp_long))
+@pytest.mark.parametrize("rnn,layers", [("gru", 1), ("lstm", 2)])
+def test_grow_keeps_the_function(rng, rnn, layers):
+    """Weights moved into a model with a longer encoder and wider sequence modules compute the same output,
+    and the new units are live (they receive gradient), so fine-tuning can use them."""
+    hp = gc.GroupCommHParams(
+        frontend="conv", window=32, hop=16, enc_channels=20, **{**SMALL, "rnn": rnn, "rnn_layers": layers}
+    )
+    hp_big = gc.GroupCommHParams(**{**hp.to_dict(), "enc_window": 64, "hidden": hp.hidden + 5})
+    net, big = _random_net(hp), GroupCommNet(hp_big).double()
+    big.load_arrays(grow(net.export_arrays(np.float64), hp.to_dict(), hp_big))
     x = torch.from_numpy(0.1 * rng.standard_normal((2, 800)))
     with torch.no_grad():
-        np.testing.assert_array_equal(long(x).numpy(), net(x).numpy())
+        np.testing.assert_allclose(big(x).numpy(), net(x).numpy(), rtol=0, atol=1e-12)
+    big(x).square().sum().backward()
+    out_w = big.blocks[0].out.weight.grad[:, hp.hidden :]
+    assert float(out_w.abs().sum()) > 0  # the new units' outputs get gradient
     with pytest.raises(ValueError, match="do not fit"):
-        extend_analysis(
-            net.export_arrays(), hp.to_dict(), gc.GroupCommHParams(**{**hp.to_dict(), "hidden": 4})
-        )
+        grow(net.export_arrays(), hp.to_dict(), gc.GroupCommHParams(**{**hp.to_dict(), "groups": 1}))
+    with pytest.raises(ValueError, match="only grow"):
+        grow(big.export_arrays(), hp_big.to_dict(), hp)
 
 
 def _data_folder(root, rng):

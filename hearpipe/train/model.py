@@ -236,21 +236,56 @@ def init_conv_basis(n: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     return enc, enc.copy() * (2.0 / n)
 
 
-def extend_analysis(
-    arrays: dict[str, np.ndarray], src: dict[str, Any], hp: GroupCommHParams
+def grow(
+    arrays: dict[str, np.ndarray], src: dict[str, Any], hp: GroupCommHParams, seed: int = 0
 ) -> dict[str, np.ndarray]:
     """Arrays of a model with hyper-parameters `src` for a model `hp` that differs at most in a longer
-    encoder (`enc_window`): the extra, older encoder taps start at zero, so the function is unchanged."""
+    encoder (`enc_window`) or wider sequence modules (`hidden`), computing the same function.
+
+    The extra, older encoder taps start at zero. New hidden units get small random input and recurrent
+    weights (so they carry signal and learn: all-zero units would get no gradient), but nothing the model
+    had reads them yet: their columns in the old units' recurrent weights, the next layer's input weights
+    and the output projection are zero. Hence the output is unchanged, exactly (Net2Net-style growth)."""
     a = GroupCommHParams.from_dict(src)
-    if {**a.to_dict(), "enc_window": 0} != {**hp.to_dict(), "enc_window": 0}:
+    keep = {"enc_window": 0, "hidden": 0}
+    if {**a.to_dict(), **keep} != {**hp.to_dict(), **keep}:
         raise ValueError(f"weights of {a} do not fit a model {hp}")
-    if a.analysis_window > hp.analysis_window:
-        raise ValueError(f"encoder of {a.analysis_window} samples does not fit one of {hp.analysis_window}")
+    if a.analysis_window > hp.analysis_window or a.hidden > hp.hidden:
+        raise ValueError(f"weights of {a} are larger than a model {hp}: they can only grow")
     out = dict(arrays)
     if hp.frontend == "conv":
         enc = np.asarray(arrays["enc.weight"])
         out["enc.weight"] = np.pad(enc, ((0, 0), (hp.analysis_window - enc.shape[1], 0)))
+    if hp.hidden > a.hidden:
+        rng = np.random.default_rng(seed)
+        h0, h1, gates = a.hidden, hp.hidden, 3 if hp.rnn == "gru" else 4
+        for r in range(hp.n_blocks):
+            for layer in range(hp.rnn_layers):
+                pre = f"blocks.{r}.rnn.{layer}."
+                for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    w = np.asarray(arrays[pre + kind], dtype=np.float64)
+                    reads_hidden = kind == "weight_hh" or (kind == "weight_ih" and layer > 0)
+                    out[pre + kind] = _grow_gates(w, gates, h0, h1, reads_hidden, rng)
+            w = np.asarray(arrays[f"blocks.{r}.out.weight"])
+            out[f"blocks.{r}.out.weight"] = np.pad(w, ((0, 0), (0, h1 - h0)))
     return out
+
+
+def _grow_gates(w, gates: int, h0: int, h1: int, reads_hidden: bool, rng) -> np.ndarray:
+    """Gate-stacked RNN weights (gates*h0, ...) -> (gates*h1, ...): old units keep their rows (and read
+    nothing new), new units' rows are small random numbers (biases zero)."""
+    cols = (h1 if reads_hidden else w.shape[1]) if w.ndim == 2 else None
+    shape = (gates * h1,) if cols is None else (gates * h1, cols)
+    new = np.zeros(shape)
+    scale = 0.1 * float(np.std(w)) if w.ndim == 2 else 0.0
+    for g in range(gates):
+        old = w[g * h0 : (g + 1) * h0]
+        if cols is None:
+            new[g * h1 : g * h1 + h0] = old
+            continue
+        new[g * h1 : g * h1 + h0, : old.shape[1]] = old
+        new[g * h1 + h0 : (g + 1) * h1] = scale * rng.standard_normal((h1 - h0, cols))
+    return new
 
 
 def count_params(model: nn.Module) -> int:

@@ -23,7 +23,7 @@ from hearpipe.metrics.evaluate import dev_mixtures, evaluate
 from hearpipe.models.groupcomm import ARCHITECTURE, GroupCommHParams, summary
 from hearpipe.models.weights import load_weights, resolve_weights, save_weights
 from hearpipe.train.data import MixConfig, Mixer, default_data_dir
-from hearpipe.train.model import GroupCommNet, count_params, extend_analysis
+from hearpipe.train.model import GroupCommNet, count_params, grow
 
 
 class ModelConfig(BaseModel):
@@ -195,7 +195,7 @@ class Trainer:
             )
             return
         wf = load_weights(path, ARCHITECTURE)
-        self.net.load_arrays(extend_analysis(wf.arrays, wf.hparams, self.hp))
+        self.net.load_arrays(grow(wf.arrays, wf.hparams, self.hp, seed=self.cfg.seed))
         self.log(
             f"initialised from weight file {wf.source} (training info: {wf.training.get('step', '?')} steps)"
         )
