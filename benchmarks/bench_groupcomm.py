@@ -2,7 +2,9 @@
 
 For each model (default: the shipped `builtin:enhance_conv` and `builtin:enhance_stft`) prints the
 real-time factor (audio seconds per wall-clock second) of
-  (a) hop by hop, as a hearing aid runs: one frame (hop samples) per call, state carried;
+  (a) hop by hop, as a hearing aid runs: one frame (hop samples) per call, state carried (conv model:
+      encoder, mask estimator and decoder in one call, `FixedConvChain`; also shown as the three calls
+      per hop that the graph's blocks make);
   (b) whole file: all frames in one call;
 for the bit-true fixed-point path (`hearpipe.models.groupcomm_fixed`, numba) and for the PyTorch model
 of `hearpipe.train.model` loaded with the same weights (float32, inference mode; hop by hop through
@@ -32,7 +34,7 @@ import torch
 
 from hearpipe.models import groupcomm as gc
 from hearpipe.models import groupcomm_fixed as gf
-from hearpipe.models.conv_fixed import FixedConvDecoder, FixedConvEncoder
+from hearpipe.models.conv_fixed import FixedConvChain, FixedConvDecoder, FixedConvEncoder
 from hearpipe.models.weights import load_weights, resolve_weights
 from hearpipe.train.model import GroupCommNet, build
 
@@ -113,12 +115,21 @@ def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> lis
         enc = FixedConvEncoder(w["enc.weight"], hp.hop)
         dec = FixedConvDecoder(w["dec.weight"], hp.hop, enc.out_frac)
         st = gf.FixedGroupCommState(model)
+        chain = FixedConvChain(
+            FixedConvEncoder(w["enc.weight"], hp.hop), gf.FixedGroupCommState(model),
+            FixedConvDecoder(w["dec.weight"], hp.hop, enc.out_frac),
+        )  # fmt: skip
 
         def fixed_whole():
-            enc.reset(), dec.reset(), st.reset()
-            dec.process(st.process(enc.process(xq), enc.out_frac))
+            chain.reset()
+            chain.process(xq)
 
-        def fixed_hop():
+        def fixed_hop():  # one call per hop: encoder, mask estimator and decoder fused
+            chain.reset()
+            for j in range(n_hop):
+                chain.process(xq[:, j * hp.hop : (j + 1) * hp.hop])
+
+        def stages_hop():  # the three stages as the graph's blocks call them: three calls per hop
             enc.reset(), dec.reset(), st.reset()
             for j in range(n_hop):
                 dec.process(st.process(enc.process(xq[:, j * hp.hop : (j + 1) * hp.hop]), enc.out_frac))
@@ -157,6 +168,8 @@ def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> lis
             for j in range(n_hop):
                 st.process(Xi[:, :, j : j + 1], STFT_FRAC)
 
+        stages_hop = None  # the STFT model's mask estimator is one stage
+
         with torch.inference_mode():
             e = net.encode(xt[None])  # (1, 2F, J) = [re; im]
 
@@ -177,11 +190,12 @@ def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> lis
 
     fixed_whole()  # compile / warm up
     torch_whole()
-    best = {f: float("inf") for f in (fixed_whole, torch_whole, fixed_hop, torch_hop)}
+    fns = [fixed_whole, torch_whole, fixed_hop, torch_hop] + ([stages_hop] if stages_hop else [])
+    best = {f: float("inf") for f in fns}
     for _ in range(repeat):  # interleaved, best of `repeat`: the machine may be shared
         for f in best:
             best[f] = min(best[f], best_time(f, 1))
-    t_fw, t_tw, t_fh, t_th = best.values()
+    t_fw, t_tw, t_fh, t_th = (best[f] for f in fns[:4])
     sec_whole, sec_hop = n / SR, n_hop * hp.hop / SR
     macs = sum(v for k, v in gf.ops_per_frame(model).items() if k.startswith("mac"))
     rows = [
@@ -193,6 +207,10 @@ def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> lis
         f"  (b) whole file ({sec_whole:.0f} s, one call):          fixed {sec_whole / t_fw:7.1f}x real time, "
         f"PyTorch {sec_whole / t_tw:7.1f}x  -> fixed/PyTorch {t_tw / t_fw:5.2f}",
     ]
+    if stages_hop:
+        t_sh = best[stages_hop]
+        rows.insert(3, f"      the same as three calls per hop (the graph's blocks): fixed {sec_hop / t_sh:7.1f}x "
+                    f"-> fused/three calls {t_sh / t_fh:5.2f}")  # fmt: skip
     for r in rows:
         print(r, flush=True)
     return rows

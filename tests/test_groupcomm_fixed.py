@@ -19,7 +19,7 @@ from hearpipe.fixed.ops import new_ops
 from hearpipe.metrics import si_snr
 from hearpipe.models import groupcomm as gc
 from hearpipe.models import groupcomm_fixed as gf
-from hearpipe.models.conv_fixed import FixedConvDecoder, FixedConvEncoder
+from hearpipe.models.conv_fixed import FixedConvChain, FixedConvDecoder, FixedConvEncoder
 from hearpipe.train.model import init_conv_basis
 
 from .conftest import data_dir
@@ -291,6 +291,49 @@ def test_conv_codec_reconstructs_and_streams():
     assert count.from_array(fd.ops) == {k: v * 150 for k, v in fd.ops_per_frame().items()}
     with pytest.raises(InvalidInput):
         fe.process(_q15(x)[None, :10])
+
+
+@pytest.mark.parametrize(
+    "kw,bits,channels",
+    [(CONV_LSTM, 16, 2), (dict(frontend="conv", window=32, hop=16, enc_channels=24), 8, 1)],
+)
+def test_conv_chain_equals_the_three_stages(kw, bits, channels):
+    """One call per hop (encoder, mask estimator, decoder fused) gives the integers of the three stages in
+    sequence, for any split of the input and per channel, and counts the same operations."""
+    w = gc.random_weights(_hp(**kw), seed=4)
+    rng = np.random.default_rng(9)
+    m = gf.quantize_model(
+        w, calibration_frames=gf.calibration_power(w, [_signal(rng, 8000, 0.1)]), weight_bits=bits
+    )
+    hp = w.hp
+    x = _q15(np.stack([_signal(rng, 40 * hp.hop, lvl) for lvl in (0.1, 0.4)[:channels]]))
+
+    def stages():
+        enc = FixedConvEncoder(w["enc.weight"], hp.hop, channels=channels)
+        return (
+            enc,
+            gf.FixedGroupCommState(m, channels=channels),
+            FixedConvDecoder(w["dec.weight"], hp.hop, enc.out_frac, channels=channels),
+        )
+
+    enc, net, dec = stages()
+    ref = dec.process(net.process(enc.process(x), enc.out_frac))
+    chain = FixedConvChain(*stages())
+    for _ in range(2):  # twice: reset restores the initial state
+        chain.reset()
+        chain.ops[:] = 0
+        parts, j = [], 0
+        while j < x.shape[1]:
+            k = int(rng.choice([1, 1, 3, 10])) * hp.hop
+            parts.append(chain.process(x[:, j : j + k]))
+            j += k
+        np.testing.assert_array_equal(np.concatenate(parts, axis=1), ref)
+    np.testing.assert_array_equal(chain.ops, enc.ops + net.ops + dec.ops)
+    with pytest.raises(InvalidInput, match="int16"):
+        chain.process(x[:, :5])
+    with pytest.raises(InvalidInput, match="do not fit"):
+        e2 = FixedConvEncoder(w["enc.weight"], hp.hop // 2, channels=channels)
+        FixedConvChain(e2, gf.FixedGroupCommState(m, channels=channels), stages()[2])
 
 
 # -- trained models on real speech --------------------------------------------------------------------

@@ -16,7 +16,11 @@ Formats:
 | overlap-add carry (W,) | int32 with `acc_frac` bits, chosen from the worst case so the saturating adds never saturate |
 | audio out | int16 q15 = sat16(round(carry / 2**(acc_frac - 15))) |
 
-Both run in `groupcomm_fixed_kernels` (`encode_stream`, `decode_ola`) with the GroupComm dense kernel,
+`FixedConvChain` runs encoder, GroupComm mask estimator and decoder in one numba call (the same
+integers as the three stages in sequence): a hearing aid's per-hop loop, where three calls per hop would
+cost more in call overhead than the codec's work.
+
+All run in `groupcomm_fixed_kernels` (`encode_stream`, `decode_ola`) with the GroupComm dense kernel,
 int32 accumulators when `acc32_is_safe` (int8 weights, W or N <= 511), else int64 - exact either way.
 Operation counts per frame: `ops_per_frame()` (the encoder's equals the library `dense_s16` count plus
 the delay-line moves; tests check the counters); memory: `memory()` in bytes.
@@ -33,8 +37,8 @@ from hearpipe.errors import InvalidInput
 from hearpipe.fixed import count
 from hearpipe.fixed.linalg import acc32_is_safe
 from hearpipe.fixed.ops import new_ops, quantize_multiplier
-from hearpipe.models.groupcomm_fixed import _as_array, _reduce
-from hearpipe.models.groupcomm_fixed_kernels import decode_ola, encode_stream
+from hearpipe.models.groupcomm_fixed import FixedGroupCommState, _as_array, _reduce, power_format
+from hearpipe.models.groupcomm_fixed_kernels import decode_ola, encode_stream, run_conv_chain
 
 
 def _quant_rows(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -210,3 +214,60 @@ class FixedConvDecoder:
             "scratch": 2 * self.N + 4 * self.W + 4 * self.W,  # input, positions, accumulators
             "rom": self.w.size * self.weight_bits // 8 + self.W * (4 + 4),
         }
+
+
+class FixedConvChain:
+    """`FixedConvEncoder` -> `FixedGroupCommState` (conv front end) -> `FixedConvDecoder` as one stage:
+    `process(x)` with x int16 (channels, k*S) q15 audio returns int16 (channels, k*S) q15, bit-identical
+    to the three `process` calls in sequence, for any k (1 = hop by hop). The chain carries the three
+    stages' state; reset it with `reset()` (not the stages'). `ops` counts all three stages."""
+
+    def __init__(self, enc: FixedConvEncoder, net: FixedGroupCommState, dec: FixedConvDecoder):
+        hp = net.model.hp
+        if hp.frontend != "conv" or net.engine != "fused":
+            raise InvalidInput("FixedConvChain needs a conv-front-end model on the fused engine")
+        if not enc.N == dec.N == hp.features or enc.S != hp.hop or dec.S != hp.hop:
+            raise InvalidInput(
+                f"encoder ({enc.N} channels, hop {enc.S}), model ({hp.features}, hop {hp.hop}) and decoder "
+                f"({dec.N}, hop {dec.S}) do not fit together"
+            )
+        if dec.in_frac != enc.out_frac or not enc.channels == net.channels == dec.channels:
+            raise InvalidInput(
+                f"decoder input format Q.{dec.in_frac} and channels must match the encoder's "
+                f"(Q.{enc.out_frac}, {enc.channels} channels; model {net.channels}, decoder {dec.channels})"
+            )
+        self.enc, self.net, self.dec = enc, net, dec
+        self.channels, self.S = enc.channels, enc.S
+        self.ops = new_ops()
+        self._ops_frame = enc._ops_frame + net.model.ops_frame_arr + dec._ops_frame
+        self._masks = np.zeros((hp.n_outputs, hp.features), np.int16)
+        self.reset()
+
+    @property
+    def latency_samples(self) -> int:
+        return self.dec.latency_samples
+
+    def reset(self) -> None:
+        enc, net, dec = self.enc, self.net, self.dec
+        enc.reset(), net.reset(), dec.reset()
+        p_frac, p_shift, eps = power_format(net.model.hp.log_eps, enc.out_frac)
+        self._args = [  # per channel, built once: a hop-by-hop call should cost little besides its work
+            ((enc.history[c], enc._wt, enc._lay, enc.bias, enc._mq, enc._sh, enc._acc, enc._frame,
+              p_shift, eps, p_frac) + net._args[c]
+             + (self._masks, dec._wt, dec._lay, dec._mq, dec._sh, dec._acc, dec._bias, dec.carry[c],
+                dec.acc_frac - 15))
+            for c in range(self.channels)
+        ]  # fmt: skip
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        if not (isinstance(x, np.ndarray) and x.dtype == np.int16 and x.ndim == 2) or (
+            x.shape[0] != self.channels or x.shape[1] % self.S
+        ):
+            raise InvalidInput(
+                f"conv chain input must be int16 ({self.channels}, k*{self.S}) q15 audio, got "
+                f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}"
+            )
+        out = np.empty(x.shape, np.int16)
+        for c in range(self.channels):
+            run_conv_chain(x[c], *self._args[c], out[c], self.ops, self._ops_frame)
+        return out

@@ -763,10 +763,10 @@ def enhance_fixed(
     w: gc.GroupCommWeights, model: FixedGroupComm, x: np.ndarray, output: int = 0
 ) -> np.ndarray:
     """Mono float audio (T,) -> float output (T,) aligned with the input, all in fixed point: q15 audio,
-    conv: `FixedConvEncoder` -> model -> `FixedConvDecoder` (int8 codec weights); stft: the fixed
+    conv: `FixedConvEncoder` -> model -> `FixedConvDecoder` (int8 codec weights, as `FixedConvChain`); stft: the fixed
     `stft` block (q31 FFT, int32 spectrum in Q(30 - log2 N)) -> model -> fixed `istft` block, on the
     "hearing-aid-dsp" device profile. The last partial hop of the input is not rendered (zeros)."""
-    from hearpipe.models.conv_fixed import FixedConvDecoder, FixedConvEncoder
+    from hearpipe.models.conv_fixed import FixedConvChain, FixedConvDecoder, FixedConvEncoder
 
     hp = w.hp
     T = len(x)
@@ -789,9 +789,9 @@ def enhance_fixed(
         d = syn.latency_samples
     else:
         enc = FixedConvEncoder(w["enc.weight"], hp.hop)
-        dec = FixedConvDecoder(w["dec.weight"], hp.hop, enc.out_frac)
-        y = dec.process(st.process(enc.process(xq), enc.out_frac))[0] / 32768.0
-        d = dec.latency_samples
+        chain = FixedConvChain(enc, st, FixedConvDecoder(w["dec.weight"], hp.hop, enc.out_frac))
+        y = chain.process(xq)[0] / 32768.0
+        d = chain.latency_samples
     out = np.zeros(T)
     out[: n - d] = y[d:n]
     return out

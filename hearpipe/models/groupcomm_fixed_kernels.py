@@ -366,88 +366,128 @@ def run_stft(
 
 
 @njit(cache=True)
+def _conv_mask_frame(
+    e, feat, p_shift, lim, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st,
+    sig_f, tanh_f, scr, acc, out_idx, masks, out,
+):  # fmt: skip
+    """One encoder frame e (F,) int16: power e^2 (`power_real`), log features, the network -> masks
+    (C, F) Q15, out (F,) = sat16(round(e * mask / 2**15)) (`mask_mul_s16`, mask_frac 15)."""
+    f_n = e.shape[0]
+    ffrac = fmts[F_FEAT]
+    for f in range(f_n):
+        x = np.int64(e[f])
+        feat[0, f] = _log_feature(x * x, p_shift, lim, eps, p_frac, c24, log_t, ffrac)
+    _net_frame(feat, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f, scr, acc, masks)
+    for f in range(f_n):
+        out[f] = sat16(rshift_round(np.int64(e[f]) * masks[out_idx, f], 15))
+
+
+@njit(cache=True)
 def run_conv(
     e, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f,
     scr, acc, out_idx, masks, out, ops, ops_frame,
 ):  # fmt: skip
-    """As `run_stft` for real int16 encoder frames e (F, J): power e^2 (`power_real`), out (F, J) int16
-    = sat16(round(e * mask / 2**15)) (`mask_mul_s16`, mask_frac 15)."""
+    """As `run_stft` for real int16 encoder frames e (F, J): `_conv_mask_frame` per frame, out (F, J)."""
     f_n, j_n = e.shape
     feat = np.empty((1, f_n), np.int16)
     lim = np.int64(1) << (62 - p_shift)
-    ffrac = fmts[F_FEAT]
     for j in range(j_n):
-        for f in range(f_n):
-            x = np.int64(e[f, j])
-            feat[0, f] = _log_feature(x * x, p_shift, lim, eps, p_frac, c24, log_t, ffrac)
-        _net_frame(
-            feat,
-            dims,
-            fmts,
-            lay,
-            wt,
-            bias,
-            mq,
-            sh,
-            alpha,
-            h_st,
-            c_st,
-            sig_f,
-            tanh_f,
-            scr,
-            acc,
-            masks[j],
-        )
-        for f in range(f_n):
-            out[f, j] = sat16(rshift_round(np.int64(e[f, j]) * masks[j, out_idx, f], 15))
+        _conv_mask_frame(
+            e[:, j], feat, p_shift, lim, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha,
+            h_st, c_st, sig_f, tanh_f, scr, acc, out_idx, masks[j], out[:, j],
+        )  # fmt: skip
     for k in range(ops.shape[0]):
         ops[k] += ops_frame[k] * j_n
 
 
 # -- learned conv encoder / decoder (hearpipe.models.conv_fixed) ------------------------------------
 @njit(cache=True)
+def _encode_frame(x, hist, wt, lay, bias, mq, sh, acc, frame, col):
+    """One hop x (hop,) int16 q15 after the delay line hist (W - hop,) (updated): col (1, N) = the
+    requantised frame (`dense_s16` arithmetic)."""
+    hop = x.shape[0]
+    keep = frame.shape[1] - hop
+    for i in range(keep):
+        frame[0, i] = hist[i]
+    for i in range(hop):
+        frame[0, keep + i] = x[i]
+    _dense(wt, lay, 0, frame, 1, bias, mq, sh, -32768, 32767, col, acc)
+    for i in range(keep):
+        hist[i] = frame[0, hop + i]
+
+
+@njit(cache=True)
+def _decode_frame(col, wt, lay, mq, sh, acc, bias, carry, out_shift, y, out):
+    """One frame col (1, N) int16: the W positions y_i = requantize_s64(sum_n dec[n, i] e[n]) in int32
+    with acc_frac bits (`_dense`, one scale per position), added to carry (W,) int32 with saturation;
+    then out (hop,) = q15 sat16(round(carry / 2**out_shift)) and the carry shifts by hop."""
+    w_n, hop = carry.shape[0], out.shape[0]
+    _dense(wt, lay, 0, col, 1, bias, mq, sh, -2147483648, 2147483647, y, acc)
+    for i in range(w_n):
+        carry[i] = sat32(np.int64(carry[i]) + y[0, i])
+    for i in range(hop):
+        out[i] = sat16(rshift_round(np.int64(carry[i]), out_shift))
+    for i in range(w_n - hop):
+        carry[i] = carry[i + hop]
+    for i in range(w_n - hop, w_n):
+        carry[i] = 0
+
+
+@njit(cache=True)
 def encode_stream(x, hist, wt, lay, bias, mq, sh, acc, frame, hop, out, ops, ops_frame):
     """Conv1d(1, N, W, stride hop) of one channel: x (k*hop,) int16 q15, hist (W - hop,) the delay line
-    (updated), out (N, k) = requantised frames (`dense_s16` arithmetic). ops += ops_frame * k."""
-    w_n = frame.shape[1]
-    keep = w_n - hop
+    (updated), out (N, k) (`_encode_frame` per hop). ops += ops_frame * k."""
     k_n = x.shape[0] // hop
     col = np.empty((1, out.shape[0]), np.int16)
     for j in range(k_n):
-        for i in range(keep):
-            frame[0, i] = hist[i]
-        for i in range(hop):
-            frame[0, keep + i] = x[j * hop + i]
-        _dense(wt, lay, 0, frame, 1, bias, mq, sh, -32768, 32767, col, acc)
+        _encode_frame(x[j * hop : (j + 1) * hop], hist, wt, lay, bias, mq, sh, acc, frame, col)
         for n in range(out.shape[0]):
             out[n, j] = col[0, n]
-        for i in range(keep):
-            hist[i] = frame[0, hop + i]
     for i in range(ops.shape[0]):
         ops[i] += ops_frame[i] * k_n
 
 
 @njit(cache=True)
 def decode_ola(e, wt, lay, mq, sh, acc, bias, carry, hop, out_shift, out, ops, ops_frame):
-    """Transposed conv + overlap-add of one channel: e (N, J) int16; per frame the W positions
-    y_i = requantize_s64(sum_n dec[n, i] e[n]) in int32 with acc_frac bits (`_dense`, one scale per
-    position), added to carry (W,) int32 with saturation; then `hop` samples are emitted as q15
-    sat16(round(carry / 2**out_shift)) and the carry shifts. out (J * hop,) int16."""
+    """Transposed conv + overlap-add of one channel: e (N, J) int16 -> out (J * hop,) int16 q15
+    (`_decode_frame` per frame)."""
     n_n, j_n = e.shape
-    w_n = carry.shape[0]
     col = np.empty((1, n_n), np.int16)
-    y = np.empty((1, w_n), np.int32)
+    y = np.empty((1, carry.shape[0]), np.int32)
     for j in range(j_n):
         for n in range(n_n):
             col[0, n] = e[n, j]
-        _dense(wt, lay, 0, col, 1, bias, mq, sh, -2147483648, 2147483647, y, acc)
-        for i in range(w_n):
-            carry[i] = sat32(np.int64(carry[i]) + y[0, i])
-        for i in range(hop):
-            out[j * hop + i] = sat16(rshift_round(np.int64(carry[i]), out_shift))
-        for i in range(w_n - hop):
-            carry[i] = carry[i + hop]
-        for i in range(w_n - hop, w_n):
-            carry[i] = 0
+        _decode_frame(col, wt, lay, mq, sh, acc, bias, carry, out_shift, y, out[j * hop : (j + 1) * hop])
     for i in range(ops.shape[0]):
         ops[i] += ops_frame[i] * j_n
+
+
+@njit(cache=True)
+def run_conv_chain(
+    x, hist, ewt, elay, ebias, emq, esh, eacc, frame,
+    p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f,
+    scr, acc, out_idx, masks,
+    dwt, dlay, dmq, dsh, dacc, dbias, carry, out_shift, out, ops, ops_frame,
+):  # fmt: skip
+    """Encoder, mask estimator and decoder of one channel in one call, hop by hop: x (k*hop,) int16 q15
+    -> out (k*hop,) int16 q15, the same integers as `encode_stream`, `run_conv` and `decode_ola` in
+    sequence (one call instead of three per hop: a hearing aid's loop). masks (C, F) scratch."""
+    hop = frame.shape[1] - hist.shape[0]
+    k_n = x.shape[0] // hop
+    n_n = dims[D_F]
+    col = np.empty((1, n_n), np.int16)
+    res = np.empty((1, n_n), np.int16)
+    feat = np.empty((1, n_n), np.int16)
+    y = np.empty((1, carry.shape[0]), np.int32)
+    lim = np.int64(1) << (62 - p_shift)
+    for j in range(k_n):
+        _encode_frame(x[j * hop : (j + 1) * hop], hist, ewt, elay, ebias, emq, esh, eacc, frame, col)
+        _conv_mask_frame(
+            col[0], feat, p_shift, lim, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha,
+            h_st, c_st, sig_f, tanh_f, scr, acc, out_idx, masks, res[0],
+        )  # fmt: skip
+        _decode_frame(
+            res, dwt, dlay, dmq, dsh, dacc, dbias, carry, out_shift, y, out[j * hop : (j + 1) * hop]
+        )
+    for i in range(ops.shape[0]):
+        ops[i] += ops_frame[i] * k_n
