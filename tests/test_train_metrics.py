@@ -46,6 +46,11 @@ def test_dev_mixtures_are_fixed_and_at_the_asked_snr():
         assert snr == pytest.approx(m.snr_db, abs=1e-6)
     res = evaluate(lambda x: x, a)  # the identity improves nothing
     assert res["si_snri"] == pytest.approx(0.0, abs=1e-9)
+    train = dev_mixtures(data_dir(), n=2, seconds=2.0, split="train")  # the same protocol on train data
+    train_names = {p.stem for p in (data_dir() / "train" / "speech").glob("*.flac")}
+    assert len(train) == 4 and all(m.name.split("+")[0] in train_names for m in train)
+    with pytest.raises(ValueError, match="split"):
+        dev_mixtures(data_dir(), n=1, split="test")
 
 
 def test_enhancement_plots_are_written(tmp_path, rng):

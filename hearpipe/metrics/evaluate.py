@@ -48,12 +48,17 @@ def dev_mixtures(
     snrs_db: Sequence[float] = (0.0, 5.0),
     seconds: float = 6.0,
     seed: int = DEV_SEED,
+    split: str = "dev",
 ) -> list[Mixture]:
     """`n` dev utterances (all when None; first `seconds` s), each mixed with a random dev noise at
-    every SNR. The draw is seeded, and the first n of a larger set are the set of size n."""
+    every SNR. The draw is seeded, and the first n of a larger set are the set of size n. `split="train"`
+    mixes the train speech and recorded train noise the same way: the same score on data the model was
+    trained on tells over-fitting (train far above dev) from a model too small for the task (both alike)."""
+    if split not in ("dev", "train"):
+        raise ValueError(f"split ({split!r}) must be 'dev' or 'train'")
     data_dir = Path(data_dir)
-    speech = _files(data_dir / "dev" / "speech")
-    noise = _files(data_dir / "dev" / "noise")
+    speech = _files(data_dir / split / "speech")
+    noise = _files(data_dir / split / "noise")
     rng = np.random.default_rng(seed)
     picks = rng.permutation(len(speech))[:n]
     out = []
@@ -149,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--windows", type=int, nargs="+", default=[128, 256, 384], help="oracle STFT windows")
     ap.add_argument("--data", default=None, help="data folder (default $HEARPIPE_DATA or ../shared/data)")
     ap.add_argument("--n", type=int, default=None, help="dev utterances, each at 0 and 5 dB (default: all)")
+    ap.add_argument(
+        "--split", choices=["dev", "train"], default="dev",
+        help="train: the same protocol on the train speech and noise (over-fitting check; use --n)",
+    )  # fmt: skip
     ap.add_argument("--seconds", type=float, default=6.0, help="first seconds of each utterance")
     ap.add_argument("--stoi", action="store_true", help="also compute STOI (slower)")
     ap.add_argument("--fixed", action="store_true", help="the bit-true fixed-point model (pinned formats)")
@@ -186,10 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         from hearpipe.plots import plot_dir
 
         plot_dir(a.plot)  # fail before the long part
-    mixes = dev_mixtures(data, n=a.n, seconds=a.seconds)
+    mixes = dev_mixtures(data, n=a.n, seconds=a.seconds, split=a.split)
     rows: list[dict] = []
     res = evaluate(run, mixes, with_stoi=a.stoi, by_noise=a.by_noise, rows=rows)
-    print(f"{a.weights}, {'fixed point' if a.fixed else 'float reference'}, dev mixtures at 0 and 5 dB SNR")
+    print(
+        f"{a.weights}, {'fixed point' if a.fixed else 'float reference'}, {a.split} mixtures at 0 and 5 dB SNR"
+    )
     for k, v in res.items():
         print(f"{k:>40s}: {v:.3f}" if isinstance(v, float) else f"{k:>40s}: {v}")
     if a.plot:
