@@ -274,18 +274,14 @@ def grow(
 def _grow_gates(w, gates: int, h0: int, h1: int, reads_hidden: bool, rng) -> np.ndarray:
     """Gate-stacked RNN weights (gates*h0, ...) -> (gates*h1, ...): old units keep their rows (and read
     nothing new), new units' rows are small random numbers (biases zero)."""
-    cols = (h1 if reads_hidden else w.shape[1]) if w.ndim == 2 else None
-    shape = (gates * h1,) if cols is None else (gates * h1, cols)
-    new = np.zeros(shape)
-    scale = 0.1 * float(np.std(w)) if w.ndim == 2 else 0.0
-    for g in range(gates):
-        old = w[g * h0 : (g + 1) * h0]
-        if cols is None:
-            new[g * h1 : g * h1 + h0] = old
-            continue
-        new[g * h1 : g * h1 + h0, : old.shape[1]] = old
-        new[g * h1 + h0 : (g + 1) * h1] = scale * rng.standard_normal((h1 - h0, cols))
-    return new
+    w = w.reshape(gates, h0, *w.shape[1:])
+    if w.ndim == 2:  # biases
+        return np.pad(w, ((0, 0), (0, h1 - h0))).ravel()
+    cols = h1 if reads_hidden else w.shape[2]
+    out = np.zeros((gates, h1, cols))
+    out[:, :h0, : w.shape[2]] = w
+    out[:, h0:] = 0.1 * float(np.std(w)) * rng.standard_normal((gates, h1 - h0, cols))
+    return out.reshape(gates * h1, cols)
 
 
 def count_params(model: nn.Module) -> int:
