@@ -131,3 +131,32 @@ def test_noise_tilt_range_moves_the_spectral_centroid(synthetic_mixer):
         return (p * f).sum() / p.sum()
 
     assert centroid(-8.0) < 0.5 * centroid(4.0)
+
+
+def test_distant_babble_is_low_passed_and_off_by_default(synthetic_mixer):
+    """The synthetic talkers are full-band: plain babble keeps ~1/8 of its power below 1 kHz, distant
+    babble (corner 400-2000 Hz, 12-30 dB/octave) most of it. With p_babble_distant = 0 the babble (and the
+    random stream) is the talker sum of older configs."""
+
+    def below_1k(x):
+        p = np.abs(np.fft.rfft(x)) ** 2
+        return p[np.fft.rfftfreq(len(x), 1 / 16000) < 1000].sum() / p.sum()
+
+    plain = _mixer(synthetic_mixer)
+    distant = _mixer(synthetic_mixer, p_babble_distant=1.0)
+    for seed in range(4):
+        assert below_1k(plain._babble(np.random.default_rng(seed), -1)) < 0.2
+        assert below_1k(distant._babble(np.random.default_rng(seed), -1)) > 0.5
+    rng = np.random.default_rng(9)
+    expect = np.zeros(16000)
+    for _ in range(int(rng.integers(3, 9))):
+        s = plain._crop(plain.speech[int(rng.integers(len(plain.speech)))], rng)
+        expect += s / rms(s) * 10 ** (rng.uniform(-6, 0) / 20)
+    np.testing.assert_array_equal(plain._babble(np.random.default_rng(9), -1), expect)
+    low = distant._lowpass(
+        np.sin(2 * np.pi * np.array([[250.0], [4000.0]]) * np.arange(16000) / 16000), 1000, 20
+    )
+    assert rms(low[0]) == pytest.approx(rms(np.sin(2 * np.pi * 250 * np.arange(16000) / 16000)), rel=1e-6)
+    assert 20 * np.log10(rms(low[1]) / (1 / np.sqrt(2))) == pytest.approx(
+        -40.0, abs=0.01
+    )  # 2 octaves x 20 dB

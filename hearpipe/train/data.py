@@ -72,6 +72,8 @@ class MixConfig:
     speech_speed: tuple[float, float] = (1.0, 1.0)  # playback-speed range of train speech (more voices)
     noise_tilt_db_per_oct: tuple[float, float] = (-3.0, 3.0)  # noise spectral tilt, uniform in this range
     speech_tilt_db_per_oct: float = 1.5
+    p_babble_distant: float = 0.0  # share of babble low-passed as distant talkers in a room are
+    babble_talkers: tuple[int, int] = (3, 8)  # talkers summed into one babble, inclusive
 
 
 class Mixer:
@@ -177,6 +179,29 @@ class Mixer:
             x[start : start + seg] += (note * env)[:seg] * 10 ** (rng.uniform(-12, 0) / 20)
         return x
 
+    def _babble(self, rng: np.random.Generator, exclude: int) -> np.ndarray:
+        """Other train talkers summed; `p_babble_distant` of them low-passed above a random corner
+        (400-2000 Hz, 12-30 dB/octave): talkers across a room or a cafeteria reach the ear with little
+        energy above 1 kHz, the hardest noise for a mask (VoiceBank-DEMAND's babble is of this kind)."""
+        lo, hi = self.cfg.babble_talkers
+        x = np.zeros(self.n)
+        for _ in range(int(rng.integers(lo, hi + 1))):
+            k = int(rng.integers(len(self.speech)))
+            if k == exclude:
+                continue
+            s = self._crop(self.speech[k], rng)
+            x += s / rms(s) * 10 ** (rng.uniform(-6, 0) / 20)
+        if self.cfg.p_babble_distant and rng.random() < self.cfg.p_babble_distant:
+            x = self._lowpass(x, np.exp(rng.uniform(np.log(400), np.log(2000))), rng.uniform(12, 30))
+        return x
+
+    def _lowpass(self, x: np.ndarray, corner_hz: float, db_per_oct: float) -> np.ndarray:
+        """Flat below `corner_hz`, falling by `db_per_oct` dB per octave above it (rfft domain)."""
+        n = x.shape[-1]
+        f = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
+        g = 10 ** (-db_per_oct * np.log2(np.maximum(f, corner_hz) / corner_hz) / 20)
+        return np.fft.irfft(np.fft.rfft(x) * g, n=n)
+
     def _noise(self, rng: np.random.Generator, exclude: int) -> np.ndarray:
         c = self.cfg
         p = np.array([c.p_real, c.p_babble, c.p_speech_shaped, c.p_coloured, c.p_impulsive, c.p_tonal])
@@ -185,14 +210,7 @@ class Mixer:
         if kind == 0:
             x = self._at_speed(self.noise[int(rng.integers(len(self.noise)))], rng, self.cfg.noise_speed)
         elif kind == 1:
-            talkers = int(rng.integers(3, 9))
-            x = np.zeros(n)
-            for _ in range(talkers):
-                k = int(rng.integers(len(self.speech)))
-                if k == exclude:
-                    continue
-                s = self._crop(self.speech[k], rng)
-                x += s / rms(s) * 10 ** (rng.uniform(-6, 0) / 20)
+            x = self._babble(rng, exclude)
         elif kind == 4:
             x = self._impulsive(rng)
         elif kind == 5:

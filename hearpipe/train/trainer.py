@@ -60,6 +60,8 @@ class DataConfig(BaseModel):
     noise_speed: tuple[float, float] = (1.0, 1.0)
     speech_speed: tuple[float, float] = (1.0, 1.0)
     noise_tilt_db_per_oct: tuple[float, float] = (-3.0, 3.0)  # about 1 kHz; negative: low-frequency heavy
+    p_babble_distant: float = 0.0  # share of babble low-passed (400-2000 Hz corner): distant talkers
+    babble_talkers: tuple[int, int] = (3, 8)
 
 
 class TrainConfig(BaseModel):
