@@ -59,10 +59,8 @@ def synthetic_mixer(tmp_path_factory):
 
 
 def _mixer(synthetic_mixer, **kw):
-    from dataclasses import replace
-
     root, cfg = synthetic_mixer
-    return Mixer(root, replace(cfg, **kw))
+    return Mixer(root, cfg.model_copy(update=kw))
 
 
 def _frame_db(x, n=160):

@@ -14,11 +14,11 @@ Every batch is a pure function of (seed, step), so a resumed run sees the same d
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from pydantic import BaseModel, ConfigDict
 
 from hearpipe.errors import InvalidInput
 
@@ -56,8 +56,10 @@ def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) + 1e-20))
 
 
-@dataclass
-class MixConfig:
+class MixConfig(BaseModel):
+    """How training mixtures are drawn (the `data:` section of a training config)."""
+
+    model_config = ConfigDict(extra="forbid")
     segment_s: float = 4.0
     snr_db: tuple[float, float] = (-5.0, 10.0)
     level_dbfs: tuple[float, float] = (-40.0, -12.0)  # mixture rms
@@ -70,9 +72,9 @@ class MixConfig:
     p_second_noise: float = 0.3  # add a second, quieter noise of another kind
     noise_speed: tuple[float, float] = (1.0, 1.0)  # playback-speed range of recorded noise
     speech_speed: tuple[float, float] = (1.0, 1.0)  # playback-speed range of train speech (more voices)
-    noise_tilt_db_per_oct: tuple[float, float] = (-3.0, 3.0)  # noise spectral tilt, uniform in this range
-    speech_tilt_db_per_oct: float = 1.5
-    p_babble_distant: float = 0.0  # share of babble low-passed as distant talkers in a room are
+    noise_tilt_db_per_oct: tuple[float, float] = (-3.0, 3.0)  # about 1 kHz; negative: low-frequency heavy
+    speech_tilt_db_per_oct: float = 1.5  # speech tilt, uniform in +-this
+    p_babble_distant: float = 0.0  # share of babble low-passed (400-2000 Hz corner): distant talkers
     babble_talkers: tuple[int, int] = (3, 8)  # talkers summed into one babble, inclusive
 
 

@@ -44,24 +44,8 @@ class ModelConfig(BaseModel):
     n_outputs: int = 1
 
 
-class DataConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DataConfig(MixConfig):
     data_dir: str | None = None  # default $HEARPIPE_DATA or ../shared/data
-    segment_s: float = 4.0
-    snr_db: tuple[float, float] = (-5.0, 10.0)
-    level_dbfs: tuple[float, float] = (-40.0, -12.0)
-    p_real: float = 0.45
-    p_babble: float = 0.25
-    p_speech_shaped: float = 0.1
-    p_coloured: float = 0.2
-    p_impulsive: float = 0.0
-    p_tonal: float = 0.0
-    p_second_noise: float = 0.3
-    noise_speed: tuple[float, float] = (1.0, 1.0)
-    speech_speed: tuple[float, float] = (1.0, 1.0)
-    noise_tilt_db_per_oct: tuple[float, float] = (-3.0, 3.0)  # about 1 kHz; negative: low-frequency heavy
-    p_babble_distant: float = 0.0  # share of babble low-passed (400-2000 Hz corner): distant talkers
-    babble_talkers: tuple[int, int] = (3, 8)
 
 
 class TrainConfig(BaseModel):
@@ -123,8 +107,7 @@ class Trainer:
         self.net = GroupCommNet(self.hp)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         data_dir = Path(cfg.data.data_dir) if cfg.data.data_dir else default_data_dir()
-        d = cfg.data
-        self.mixer = Mixer(data_dir, MixConfig(**d.model_dump(exclude={"data_dir"})))
+        self.mixer = Mixer(data_dir, cfg.data)
         self.dev = dev_mixtures(data_dir, n=cfg.dev_utterances, seconds=cfg.dev_seconds)
         self.step = 0
         self.best = -math.inf
