@@ -66,6 +66,7 @@ def test_enhancement_plots_are_written(tmp_path, rng):
     rows: list[dict] = []
     res = evaluate(lambda x: 0.5 * x, mixes, by_noise=True, rows=rows)
     assert len(rows) == 2 and res["si_snri[white] (n=2)"] == pytest.approx(0.0, abs=1e-9)
+    assert res["si_snri<speech tone> (n=2)"] == pytest.approx(0.0, abs=1e-9)
     paths = plot_enhancement(mixes[0], mixes[0].noisy, rows, tmp_path / "plots", "test")
     assert [p.name for p in paths] == ["spectrograms.png", "si_snri_by_noise.png"]
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)

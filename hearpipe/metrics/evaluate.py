@@ -91,8 +91,8 @@ def evaluate(
     oracle: int = 0,
 ) -> dict[str, float]:
     """Mean SI-SNR in/out/improvement (dB) and optionally STOI in/out, overall, per SNR and (by_noise)
-    per dev noise recording. Per-mixture scores are appended to `rows` when given. `oracle` > 0 scores
-    `oracle_irm` with that window instead of `enhance`."""
+    per dev noise recording and speech corpus (the speech file name's prefix). Per-mixture scores are
+    appended to `rows` when given. `oracle` > 0 scores `oracle_irm` with that window instead of `enhance`."""
     rows = [] if rows is None else rows
     for m in mixtures:
         y = oracle_irm(m, oracle) if oracle else enhance(m.noisy)
@@ -100,6 +100,7 @@ def evaluate(
         r = {
             "snr": m.snr_db,
             "noise": m.name.split("+")[1].rsplit("@", 1)[0],
+            "corpus": m.name.split("+")[0].split("_")[0],  # speech file-name prefix: libri, vctk, ...
             "si_snr_in": si_snr(m.noisy, m.clean),
             "si_snr_out": si_snr(y, m.clean),
             "name": m.name,
@@ -111,7 +112,7 @@ def evaluate(
             r["stoi_out"] = stoi(y, m.clean)
         rows.append(r)
     res: dict[str, float] = {}
-    keys = [k for k in rows[0] if k not in ("snr", "noise", "name")]
+    keys = [k for k in rows[0] if k not in ("snr", "noise", "corpus", "name")]
     for k in keys:
         res[k] = float(np.mean([r[k] for r in rows]))
     res["si_snri"] = res["si_snr_out"] - res["si_snr_in"]
@@ -125,6 +126,9 @@ def evaluate(
         for noise in sorted({r["noise"] for r in rows}):
             sub = [r["si_snr_out"] - r["si_snr_in"] for r in rows if r["noise"] == noise]
             res[f"si_snri[{noise}] (n={len(sub)})"] = float(np.mean(sub))
+        for corpus in sorted({r["corpus"] for r in rows}):
+            sub = [r["si_snr_out"] - r["si_snr_in"] for r in rows if r["corpus"] == corpus]
+            res[f"si_snri<speech {corpus}> (n={len(sub)})"] = float(np.mean(sub))
     res["n"] = len(rows)
     return res
 
@@ -161,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=6.0, help="first seconds of each utterance")
     ap.add_argument("--stoi", action="store_true", help="also compute STOI (slower)")
     ap.add_argument("--fixed", action="store_true", help="the bit-true fixed-point model (pinned formats)")
-    ap.add_argument("--by-noise", action="store_true", help="also SI-SNRi per dev noise recording")
+    ap.add_argument(
+        "--by-noise", action="store_true", help="also SI-SNRi per noise recording and speech corpus"
+    )
     ap.add_argument("--plot", metavar="DIR", help="write spectrograms.png and si_snri_by_noise.png into DIR")
     a = ap.parse_args(argv)
     data = a.data or default_data_dir()
