@@ -1,9 +1,10 @@
 """On-the-fly noisy-speech mixtures for training (numpy only; no torch here).
 
 Speech comes from `<data>/train/speech`, noise from `<data>/train/noise` plus synthetic kinds that
-the recorded noise lacks: babble summed from other train talkers, speech-shaped noise (white noise
-through the long-term speech spectrum), coloured noise (power-law spectra 1/f^beta), impulsive
-noise (clicks, knocks and clinks: trains of decaying resonances, as typing or dishes) and tonal
+the recorded noise lacks: babble summed from other train talkers (optionally low-passed, as distant
+talkers), speech-shaped noise (white noise through the long-term speech spectrum), coloured noise
+(power-law spectra 1/f^beta), impulsive noise (clicks, knocks and clinks: trains of decaying
+resonances, as typing or dishes) and tonal
 noise (harmonic notes with glides and vibrato, as instruments, animals or alarms). Recorded noise
 is played at a random speed (0.8-1.25x) so its 25 minutes yield more spectra, and so may speech
 (`speech_speed`, e.g. 0.9-1.1x: speed perturbation moves the 146 train talkers' pitch and formants);
