@@ -158,3 +158,12 @@ def test_distant_babble_is_low_passed_and_off_by_default(synthetic_mixer):
     assert 20 * np.log10(rms(low[1]) / (1 / np.sqrt(2))) == pytest.approx(
         -40.0, abs=0.01
     )  # 2 octaves x 20 dB
+
+
+def test_bad_babble_settings_are_refused_clearly():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="babble_talkers"):
+        MixConfig(babble_talkers=(5, 2))
+    with pytest.raises(ValidationError, match="p_babble_distant"):
+        MixConfig(p_babble_distant=1.5)

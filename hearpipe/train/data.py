@@ -4,8 +4,8 @@ Speech comes from `<data>/train/speech`, noise from `<data>/train/noise` plus sy
 the recorded noise lacks: babble summed from other train talkers (optionally low-passed, as distant
 talkers), speech-shaped noise (white noise through the long-term speech spectrum), coloured noise
 (power-law spectra 1/f^beta), impulsive noise (clicks, knocks and clinks: trains of decaying
-resonances, as typing or dishes) and tonal
-noise (harmonic notes with glides and vibrato, as instruments, animals or alarms). Recorded noise
+resonances, as typing or dishes) and tonal noise (harmonic notes with glides and vibrato, as
+instruments, animals or alarms). Recorded noise
 is played at a random speed (0.8-1.25x) so its 25 minutes yield more spectra, and so may speech
 (`speech_speed`, e.g. 0.9-1.1x: speed perturbation moves the 146 train talkers' pitch and formants);
 every noise gets a random spectral tilt; the mixture gets a random SNR and level. `dev/` is never read here.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hearpipe.errors import InvalidInput
 
@@ -75,8 +75,15 @@ class MixConfig(BaseModel):
     speech_speed: tuple[float, float] = (1.0, 1.0)  # playback-speed range of train speech (more voices)
     noise_tilt_db_per_oct: tuple[float, float] = (-3.0, 3.0)  # about 1 kHz; negative: low-frequency heavy
     speech_tilt_db_per_oct: float = 1.5  # speech tilt, uniform in +-this
-    p_babble_distant: float = 0.0  # share of babble low-passed (400-2000 Hz corner): distant talkers
+    p_babble_distant: float = Field(0.0, ge=0.0, le=1.0)  # share of babble low-passed: distant talkers
     babble_talkers: tuple[int, int] = (3, 8)  # talkers summed into one babble, inclusive
+
+    @field_validator("babble_talkers")
+    @classmethod
+    def _talker_range(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= v[0] <= v[1]:
+            raise ValueError("babble_talkers must be [min, max] with 1 <= min <= max")
+        return v
 
 
 class Mixer:
@@ -124,11 +131,16 @@ class Mixer:
                 return s, k
         return s, k
 
+    @staticmethod
+    def _shape(x: np.ndarray, gain_db) -> np.ndarray:
+        """x through the zero-phase gain `gain_db(f_hz)` dB (rfft domain, along the last axis)."""
+        n = x.shape[-1]
+        g = 10 ** (gain_db(np.fft.rfftfreq(n, 1 / SAMPLE_RATE)) / 20)
+        return np.fft.irfft(np.fft.rfft(x) * g, n=n)
+
     def _tilt(self, x: np.ndarray, db_per_oct: float) -> np.ndarray:
-        """Spectral tilt about 1 kHz by db_per_oct dB per octave (rfft domain)."""
-        f = np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
-        g = 10 ** (db_per_oct * np.log2(np.maximum(f, 50.0) / 1000.0) / 20)
-        return np.fft.irfft(np.fft.rfft(x) * g, n=len(x))
+        """Spectral tilt about 1 kHz by db_per_oct dB per octave."""
+        return self._shape(x, lambda f: db_per_oct * np.log2(np.maximum(f, 50.0) / 1000.0))
 
     def _at_speed(self, x: np.ndarray, rng: np.random.Generator, speed: tuple[float, float]) -> np.ndarray:
         """A crop played at a random speed in `speed` (log-uniform; linear interpolation): pitch, formants
@@ -199,11 +211,8 @@ class Mixer:
         return x
 
     def _lowpass(self, x: np.ndarray, corner_hz: float, db_per_oct: float) -> np.ndarray:
-        """Flat below `corner_hz`, falling by `db_per_oct` dB per octave above it (rfft domain)."""
-        n = x.shape[-1]
-        f = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
-        g = 10 ** (-db_per_oct * np.log2(np.maximum(f, corner_hz) / corner_hz) / 20)
-        return np.fft.irfft(np.fft.rfft(x) * g, n=n)
+        """Flat below `corner_hz`, falling by `db_per_oct` dB per octave above it."""
+        return self._shape(x, lambda f: -db_per_oct * np.log2(np.maximum(f, corner_hz) / corner_hz))
 
     def _noise(self, rng: np.random.Generator, exclude: int) -> np.ndarray:
         c = self.cfg
