@@ -123,12 +123,10 @@ def evaluate(
             res[f"stoi_in@{snr:g}dB"] = float(np.mean([r["stoi_in"] for r in sub]))
             res[f"stoi_out@{snr:g}dB"] = float(np.mean([r["stoi_out"] for r in sub]))
     if by_noise:
-        for noise in sorted({r["noise"] for r in rows}):
-            sub = [r["si_snr_out"] - r["si_snr_in"] for r in rows if r["noise"] == noise]
-            res[f"si_snri[{noise}] (n={len(sub)})"] = float(np.mean(sub))
-        for corpus in sorted({r["corpus"] for r in rows}):
-            sub = [r["si_snr_out"] - r["si_snr_in"] for r in rows if r["corpus"] == corpus]
-            res[f"si_snri<speech {corpus}> (n={len(sub)})"] = float(np.mean(sub))
+        for field, label in (("noise", "[{}]"), ("corpus", "<speech {}>")):
+            for value in sorted({r[field] for r in rows}):
+                sub = [r["si_snr_out"] - r["si_snr_in"] for r in rows if r[field] == value]
+                res[f"si_snri{label.format(value)} (n={len(sub)})"] = float(np.mean(sub))
     res["n"] = len(rows)
     return res
 

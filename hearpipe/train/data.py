@@ -5,10 +5,10 @@ the recorded noise lacks: babble summed from other train talkers (optionally low
 talkers), speech-shaped noise (white noise through the long-term speech spectrum), coloured noise
 (power-law spectra 1/f^beta), impulsive noise (clicks, knocks and clinks: trains of decaying
 resonances, as typing or dishes) and tonal noise (harmonic notes with glides and vibrato, as
-instruments, animals or alarms). Recorded noise
-is played at a random speed (0.8-1.25x) so its 25 minutes yield more spectra, and so may speech
-(`speech_speed`, e.g. 0.9-1.1x: speed perturbation moves the 146 train talkers' pitch and formants);
-every noise gets a random spectral tilt; the mixture gets a random SNR and level. `dev/` is never read here.
+instruments, animals or alarms). Recorded noise is played at a random speed (0.8-1.25x) so its 25
+minutes yield more spectra, and so may speech (`speech_speed`, e.g. 0.9-1.1x: speed perturbation moves
+the 146 train talkers' pitch and formants); every noise gets a random spectral tilt; the mixture gets a
+random SNR and level. `dev/` is never read here.
 Every batch is a pure function of (seed, step), so a resumed run sees the same data as an unbroken one.
 """
 
