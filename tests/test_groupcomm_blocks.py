@@ -34,11 +34,14 @@ def _stft_graph(p, n, hop):
     ]}  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", ["conv", "conv-long-analysis", "stft"])
+@pytest.mark.parametrize("kind", ["conv", "conv-long-analysis", "conv-complex-bands", "stft"])
 def test_graph_matches_reference_and_any_chunking(tmp_path, rng, kind):
     if kind.startswith("conv"):
         ana = 56 if kind == "conv-long-analysis" else 0  # encoder longer than the decoder: same delay
-        hp = gc.GroupCommHParams(frontend="conv", window=32, hop=16, enc_channels=24, enc_window=ana, **SMALL)
+        cplx = kind == "conv-complex-bands"
+        hp = gc.GroupCommHParams(
+            frontend="conv", window=32, hop=16, enc_channels=24, enc_window=ana, enc_complex=cplx, **SMALL
+        )
         p, w = _save(tmp_path, hp)
         spec = _conv_graph(p)
     else:

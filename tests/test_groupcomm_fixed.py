@@ -36,10 +36,12 @@ CONV_LSTM = dict(
     frontend="conv", window=16, hop=8, enc_channels=12, enc_window=24, groups=2, inter="rnn", inter_hidden=6, rnn="lstm",
     rnn_layers=2, n_outputs=2,
 )  # fmt: skip
+CONV_COMPLEX = dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True)  # 9 bands
 CONFIGS = {
     "stft-tac-gru-int8": (dict(), 8),
     "conv-rnn-lstm2-C2-int16": (CONV_LSTM, 16),
     "stft-none-gru-K1": (dict(groups=1, inter="none", n_blocks=1), 8),
+    "conv-complex-bands-int8": (CONV_COMPLEX, 8),
 }
 
 
@@ -126,7 +128,7 @@ def test_extreme_inputs_saturate_without_wrapping(model, frac):
     if hp.frontend == "stft":
         info, shape = np.iinfo(np.int32), (1, hp.features, 12, 2)
     else:
-        info, shape = np.iinfo(np.int16), (1, hp.features, 12)
+        info, shape = np.iinfo(np.int16), (1, hp.enc_channels, 12)
     x = rng.integers(info.min, info.max, shape, endpoint=True, dtype=np.int64)
     x[:, :, :3] = info.max
     x[:, :, 3:6] = info.min
@@ -172,7 +174,7 @@ def test_fixed_masks_follow_the_float_reference(model):
     p = (
         (xi[0, ..., 0].astype(float) ** 2 + xi[0, ..., 1].astype(float) ** 2)
         if xi.ndim == 4
-        else xi[0] ** 2.0
+        else gc.band_power(w.hp, xi[0].astype(float))
     )
     ref = gc.GroupCommState(w).process(p * 2.0 ** (-2 * frac))
     err = np.abs(masks - ref)
@@ -295,7 +297,11 @@ def test_conv_codec_reconstructs_and_streams():
 
 @pytest.mark.parametrize(
     "kw,bits,channels",
-    [(CONV_LSTM, 16, 2), (dict(frontend="conv", window=32, hop=16, enc_channels=24), 8, 1)],
+    [
+        (CONV_LSTM, 16, 2),
+        (dict(frontend="conv", window=32, hop=16, enc_channels=24), 8, 1),
+        (CONV_COMPLEX, 8, 2),
+    ],
 )
 def test_conv_chain_equals_the_three_stages(kw, bits, channels):
     """One call per hop (encoder, mask estimator, decoder fused) gives the integers of the three stages in

@@ -12,6 +12,7 @@ VARIANTS = [
     dict(frontend="conv", window=16, hop=8, enc_channels=20, **SMALL),
     dict(frontend="stft", window=32, hop=16, rnn="lstm", rnn_layers=2, inter="rnn", n_outputs=2, **SMALL),
     dict(frontend="conv", window=16, hop=8, enc_channels=12, inter="none", n_model=12, groups=1, hidden=8),
+    dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, **SMALL),
 ]
 
 
@@ -94,6 +95,10 @@ def test_hparams_validation_names_the_field():
         gc.GroupCommHParams(n_model=30, groups=4)
     with pytest.raises(InvalidInput, match="enc_channels"):
         gc.GroupCommHParams(frontend="conv", enc_channels=0)
+    with pytest.raises(InvalidInput, match=r"enc_complex \(True\) needs the conv front end with an even"):
+        gc.GroupCommHParams(frontend="conv", enc_channels=13, enc_complex=True)
+    with pytest.raises(InvalidInput, match="enc_complex"):
+        gc.GroupCommHParams(frontend="stft", enc_complex=True)
     with pytest.raises(InvalidInput, match="unknown groupcomm hyper-parameter"):
         gc.GroupCommHParams.from_dict({"groups": 4, "colour": "red"})
 
@@ -137,3 +142,21 @@ def test_activation_ranges_cover_the_intermediates(rng):
     assert -1 < lo <= hi < 1  # LSTM outputs are tanh-bounded
     # probing does not change the result
     np.testing.assert_array_equal(gc.GroupCommState(w).process(power), gc.GroupCommState(w).process(power))
+
+
+def test_stft_codec_is_the_stft(rng):
+    """The conv encoder/decoder of `stft_codec` compute `stft_frames` / `istft_frames`: Re rows, then Im."""
+    x = rng.standard_normal(800)
+    enc, dec = gc.stft_codec(32)
+    X = gc.stft_frames(x, 32, 16)
+    e = gc.conv_encode(x, enc, 16)
+    np.testing.assert_allclose(e, np.concatenate([X.real, X.imag]), atol=1e-12)
+    np.testing.assert_allclose(
+        gc.conv_decode(e, dec, 16, len(x)), gc.istft_frames(X, 32, 16, len(x)), atol=1e-12
+    )
+    hp = gc.GroupCommHParams(frontend="conv", window=32, hop=16, enc_channels=34, enc_complex=True, **SMALL)
+    np.testing.assert_allclose(gc.band_power(hp, e), X.real**2 + X.imag**2, atol=1e-12)
+    m = rng.uniform(size=X.shape)
+    np.testing.assert_allclose(
+        gc.apply_mask(hp, e, m), np.concatenate([(X * m).real, (X * m).imag]), atol=1e-12
+    )

@@ -22,6 +22,7 @@ VARIANTS = [
     dict(frontend="conv", window=32, hop=16, enc_channels=20, enc_window=80, **SMALL),
     dict(frontend="stft", window=32, hop=16, rnn="lstm", rnn_layers=2, inter="rnn", n_outputs=2, **SMALL),
     dict(frontend="conv", window=16, hop=8, enc_channels=12, inter="none", n_model=12, groups=1, hidden=8),
+    dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, enc_window=24, **SMALL),
 ]
 
 
@@ -138,6 +139,34 @@ def test_grow_keeps_the_function(rng, rnn, layers):
         grow(net.export_arrays(), hp.to_dict(), gc.GroupCommHParams(**{**hp.to_dict(), "groups": 1}))
     with pytest.raises(ValueError, match="only grow"):
         grow(big.export_arrays(), hp_big.to_dict(), hp)
+
+
+def test_stft_model_initialises_a_complex_band_conv_model_exactly(rng):
+    """`grow` turns an STFT model into a conv model with complex bands (the STFT as its starting filter
+    bank, longer analysis window, wider GRU): the same output in torch and in the numpy reference, and
+    the encoder and decoder are trainable parameters."""
+    hp = gc.GroupCommHParams(frontend="stft", window=32, hop=16, **SMALL)
+    hp_conv = gc.GroupCommHParams(
+        **{**hp.to_dict(), "frontend": "conv", "enc_channels": 34, "enc_complex": True, "enc_window": 48,
+           "hidden": hp.hidden + 4}
+    )  # fmt: skip
+    net, conv = _random_net(hp), GroupCommNet(hp_conv).double()
+    arrays = grow(net.export_arrays(np.float64), hp.to_dict(), hp_conv)
+    conv.load_arrays(arrays)
+    x = 0.1 * rng.standard_normal((2, 800))
+    with torch.no_grad():
+        y = conv(torch.from_numpy(x)).numpy()
+        # 1e-7: the STFT net's fixed basis buffers were built in float32
+        np.testing.assert_allclose(y, net(torch.from_numpy(x)).numpy(), rtol=0, atol=1e-7)
+    ref = gc.enhance(x[0], gc.GroupCommWeights.from_arrays(hp_conv, arrays))
+    np.testing.assert_allclose(y[0], ref, rtol=0, atol=1e-9)
+    assert conv.enc.requires_grad and conv.dec.requires_grad
+    with pytest.raises(ValueError, match="enc_channels 34"):
+        grow(
+            net.export_arrays(),
+            hp.to_dict(),
+            gc.GroupCommHParams(**{**hp_conv.to_dict(), "enc_channels": 30}),
+        )
 
 
 def _data_folder(root, rng):

@@ -1,7 +1,8 @@
 """`groupcomm`: GroupComm mask estimation and masking on STFT bins or learned-encoder latents.
 
 Input and output have the same format: complex spectrum frames from `stft` (mask real, per bin) or
-latent frames from `conv_encoder` (mask per channel, multiplying the un-normalised encoder output).
+latent frames from `conv_encoder` (mask per channel, or per band of two channels for a model with
+`enc_complex`, multiplying the un-normalised encoder output).
 The model's hyper-parameters come from the weight file's metadata and are checked against the
 incoming frames (front end kind, number of features, hop, window). The recurrent state of every
 audio channel is carried across `process` calls; frames are processed one by one, so the output
@@ -71,9 +72,11 @@ class GroupComm(Block):
                 and fmt.hop == hp.hop and fmt.window in ("", "sqrt_hann")
             )  # fmt: skip
         else:
-            want = f"latent frames of {hp.features} features (conv encoder window {hp.window}, hop {hp.hop})"
+            want = (
+                f"latent frames of {hp.enc_channels} features (conv encoder window {hp.window}, hop {hp.hop})"
+            )
             ok = (
-                fmt.domain == "latent" and fmt.features == hp.features and fmt.hop == hp.hop
+                fmt.domain == "latent" and fmt.features == hp.enc_channels and fmt.hop == hp.hop
                 and fmt.frame == hp.window
             )  # fmt: skip
         if not ok:
@@ -111,14 +114,15 @@ class GroupComm(Block):
     def process(self, x: np.ndarray) -> np.ndarray:
         if self.fixed:
             return self.fixed_state.process(x, self.fmt.frac_bits)
-        power = x.real**2 + x.imag**2 if np.iscomplexobj(x) else x * x
+        stft = np.iscomplexobj(x)
         y = np.empty_like(x)
         o = self.params.output
         for c in range(self.channels):
             st = self.states[c]
+            power = x[c].real ** 2 + x[c].imag ** 2 if stft else gc.band_power(self.hp, x[c])
             for j in range(x.shape[2]):
-                m = st.step(power[c, :, j])
-                y[c, :, j] = x[c, :, j] * m[o]
+                m = st.step(power[:, j])[o]
+                y[c, :, j] = x[c, :, j] * m if stft else gc.apply_mask(self.hp, x[c, :, j], m)
         return y
 
     def cost(self) -> Cost:
@@ -137,7 +141,7 @@ class GroupComm(Block):
         fixed = self.ctx.fixed
         wb = word_bytes(self.ctx)
         o = gc.ops_per_frame(hp)
-        n_val = 2 if hp.frontend == "stft" else 1  # real values per feature (complex bins: 2)
+        n_val = 2 if hp.complex_bands else 1  # real values per feature (complex bins or bands: 2)
         ops = add_ops(Counter(), **{"mac8" if fixed else "mac_f32": (o["mac"] + n_val * hp.features) * c})
         add_ops(ops, add=o["add"] * c, cmp=o["cmp"] * c, lut=o["lut"] * c)
         add_ops(ops, mul=(o["mul"] + n_val * hp.features) * c)  # + applying the mask

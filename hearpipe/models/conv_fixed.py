@@ -226,9 +226,9 @@ class FixedConvChain:
         hp = net.model.hp
         if hp.frontend != "conv" or net.engine != "fused":
             raise InvalidInput("FixedConvChain needs a conv-front-end model on the fused engine")
-        if not enc.N == dec.N == hp.features or enc.S != hp.hop or dec.S != hp.hop:
+        if not enc.N == dec.N == hp.enc_channels or enc.S != hp.hop or dec.S != hp.hop:
             raise InvalidInput(
-                f"encoder ({enc.N} channels, hop {enc.S}), model ({hp.features}, hop {hp.hop}) and decoder "
+                f"encoder ({enc.N} channels, hop {enc.S}), model ({hp.enc_channels}, hop {hp.hop}) and decoder "
                 f"({dec.N}, hop {dec.S}) do not fit together"
             )
         if dec.in_frac != enc.out_frac or not enc.channels == net.channels == dec.channels:

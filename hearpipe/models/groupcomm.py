@@ -2,7 +2,8 @@
 
 The model (causal; Luo et al. 2021 / GC3 adapted for a hearing aid), per frame j:
 
-1. features   f = feat_scale * log2(p + log_eps), p = per-bin power |X_k|^2 (STFT) or e_n^2 (conv encoder)
+1. features   f = feat_scale * log2(p + log_eps), p = per-bin power |X_k|^2 (STFT), e_n^2 (conv encoder)
+   or, with `enc_complex`, e_n^2 + e_{n+F}^2 (the encoder's channels read as F complex bands)
 2. projection x = W_in f + b_in, split into K contiguous groups x_g of D = n_model / K values
 3. n_blocks times:
    a. inter-group module, per frame (residual):
@@ -12,7 +13,8 @@ The model (causal; Luo et al. 2021 / GC3 adapted for a hearing aid), per frame j
       state kept per group, x_g += W_out h_g + b_out
 4. masks      m_g = sigmoid(W_m x_g + b_m) -> C x P values per group; concatenated over groups, the
    first `features` values are the mask of each output (bounded to (0, 1)).
-5. the mask multiplies the complex STFT bins or the un-normalised encoder output.
+5. the mask multiplies the complex STFT bins or the un-normalised encoder output (`enc_complex`: the
+   same mask value multiplies both channels of a band).
 
 Only operations a fixed-point kernel set has: matrix-vector with bias, PReLU, sigmoid/tanh (tables),
 mean over groups, elementwise multiply/add, log2 (table). No statistics over time: strictly causal.
@@ -49,6 +51,9 @@ class GroupCommHParams:
     enc_channels: int = 0  # conv encoder channels N_enc (conv only)
     enc_window: int = 0  # conv encoder (analysis) length; 0: `window`. Longer than the decoder's `window`
     # it resolves low frequencies better at no cost in latency (the delay is set by the synthesis window)
+    enc_complex: bool = False  # conv only: channels n and n + N/2 are the real and imaginary parts of one
+    # band (features: N/2 band powers; one mask value per band): an STFT-shaped learned filterbank, which
+    # an STFT model's weights initialise exactly (`hearpipe.train.model.grow`)
     n_model: int = 64  # width after the input projection (K groups of D)
     groups: int = 4  # K (1 = no grouping: the non-grouped baseline)
     n_blocks: int = 2  # inter-group + sequence blocks
@@ -83,12 +88,21 @@ class GroupCommHParams:
             bad("enc_channels", "must be >= 1 for the conv front end")
         if self.enc_window and (self.frontend != "conv" or self.enc_window < self.window):
             bad("enc_window", f"must be 0 or, for the conv front end, at least window ({self.window})")
+        if self.enc_complex and (self.frontend != "conv" or self.enc_channels % 2):
+            bad("enc_complex", "needs the conv front end with an even number of enc_channels")
         if self.frontend == "stft" and self.window % 2:
             bad("window", "must be even for the STFT front end")
 
     @property
     def features(self) -> int:
-        return self.window // 2 + 1 if self.frontend == "stft" else self.enc_channels
+        if self.frontend == "stft":
+            return self.window // 2 + 1
+        return self.enc_channels // 2 if self.enc_complex else self.enc_channels
+
+    @property
+    def complex_bands(self) -> bool:
+        """Each feature is the power of two front-end values (a complex bin or band), masked together."""
+        return self.frontend == "stft" or self.enc_complex
 
     @property
     def analysis_window(self) -> int:
@@ -130,6 +144,28 @@ def fourier_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
     k = np.arange(n // 2 + 1)[:, None]
     ang = 2 * np.pi * k * np.arange(n)[None, :] / n
     return w * np.cos(ang), w * np.sin(ang)
+
+
+def stft_codec(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sqrt-Hann STFT / inverse STFT of `stft_frames` / `istft_frames` as conv encoder and decoder
+    weights, each (2 (n/2+1), n): rows k and k + n/2+1 give (decoder: take) Re and Im of bin k."""
+    cos, sin = fourier_basis(n)
+    ck = np.full(n // 2 + 1, 2.0)
+    ck[0] = ck[-1] = 1.0  # DC and Nyquist appear once in the inverse real FFT
+    return np.concatenate([cos, -sin]), np.concatenate([cos * ck[:, None], -sin * ck[:, None]]) / n
+
+
+def band_power(hp: GroupCommHParams, e: np.ndarray) -> np.ndarray:
+    """Conv encoder output e (N, ...) -> the mask estimator's power input (features, ...)."""
+    if hp.enc_complex:
+        f = hp.features
+        return e[:f] ** 2 + e[f:] ** 2
+    return e**2
+
+
+def apply_mask(hp: GroupCommHParams, e: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Conv encoder output e (N, ...) times a mask (features, ...): per channel, or per band."""
+    return e * (np.concatenate([m, m]) if hp.enc_complex else m)
 
 
 # -- elementary operations (each maps to one fixed-point kernel) ------------------------------------
@@ -403,9 +439,9 @@ def enhance(x: np.ndarray, w: GroupCommWeights) -> np.ndarray:
             out[c] = istft_frames(X * m[c], hp.window, hp.hop, T)
     else:
         e = conv_encode(x, w["enc.weight"], hp.hop)
-        m = st.process(e**2)
+        m = st.process(band_power(hp, e))
         for c in range(hp.n_outputs):
-            out[c] = conv_decode(e * m[c], w["dec.weight"], hp.hop, T)
+            out[c] = conv_decode(apply_mask(hp, e, m[c]), w["dec.weight"], hp.hop, T)
     return out
 
 

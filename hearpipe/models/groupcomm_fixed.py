@@ -276,7 +276,7 @@ class FixedGroupComm:
         self.width = max(self.width, 2 * hp.inter_hidden, hp.group_dim, hp.hidden, g * hp.hidden)
         self.ops_network = ops_per_frame(self, parts=("network",))
         self.ops_network_arr = _as_array(self.ops_network)
-        self.ops_features_arr = _as_array(features_ops(hp.frontend, hp.features))
+        self.ops_features_arr = _as_array(features_ops(hp))
         self.ops_mask_arr = _as_array(ops_per_frame(self, parts=("mask",)))
         self.ops_frame_arr = self.ops_features_arr + self.ops_network_arr + self.ops_mask_arr
         self.c24 = round(hp.feat_scale * 2**24)  # feat_scale as a Q24 constant
@@ -444,7 +444,7 @@ def frontend_power(w: gc.GroupCommWeights, x: np.ndarray) -> np.ndarray:
     if hp.frontend == "stft":
         X = gc.stft_frames(np.asarray(x, dtype=np.float64), hp.window, hp.hop)
         return X.real**2 + X.imag**2
-    return gc.conv_encode(np.asarray(x, dtype=np.float64), w["enc.weight"], hp.hop) ** 2
+    return gc.band_power(hp, gc.conv_encode(np.asarray(x, dtype=np.float64), w["enc.weight"], hp.hop))
 
 
 def calibration_power(w: gc.GroupCommWeights, signals: list[np.ndarray]) -> list[np.ndarray]:
@@ -493,7 +493,7 @@ def ops_per_frame(model: FixedGroupComm, parts=("features", "network", "mask")) 
     k, d, h, hi, F = hp.groups, hp.group_dim, hp.hidden, hp.inter_hidden, hp.features
     c = Counter()
     if "features" in parts:
-        c += features_ops(hp.frontend, F)
+        c += features_ops(hp)
     if "network" in parts:
         c += count.dense(hp.n_model, F, 1, bits)
         rnn = count.gru if hp.rnn == "gru" else count.lstm
@@ -510,14 +510,18 @@ def ops_per_frame(model: FixedGroupComm, parts=("features", "network", "mask")) 
             c += count.dense(d, h, k, bits) + count.add_q15(k * d)
         c += count.dense(hp.n_outputs * hp.mask_per_group, d, k, bits) + count.sigmoid(hp.n_outputs * F)
     if "mask" in parts:
-        c += count.mask_mul(F, complex_input=hp.frontend == "stft")
+        c += count.mask_mul(F, complex_input=hp.complex_bands)
     return c
 
 
-def features_ops(frontend: str, n: int) -> Counter:
-    """Power (STFT: 2 mul, 3 add, 3 cmp per bin; conv: 1 mul, 2 add), log2 table (count.log2) and the
-    rounding narrowing to int16 (2 add, 2 cmp) for n features."""
-    c = Counter(mul=2 * n, add=3 * n, cmp=3 * n) if frontend == "stft" else Counter(mul=n, add=2 * n)
+def features_ops(hp: gc.GroupCommHParams) -> Counter:
+    """Power (STFT: 2 mul, 3 add, 3 cmp per bin (int32 clamps); conv: 1 mul, 2 add; conv with complex
+    bands: 2 mul, 3 add), log2 table (count.log2) and the rounding narrowing to int16 (2 add, 2 cmp)."""
+    n = hp.features
+    if hp.frontend == "stft":
+        c = Counter(mul=2 * n, add=3 * n, cmp=3 * n)
+    else:
+        c = Counter(mul=2 * n, add=3 * n) if hp.enc_complex else Counter(mul=n, add=2 * n)
     return c + count.log2(n) + Counter(add=2 * n, cmp=2 * n)
 
 
@@ -578,9 +582,10 @@ class FixedGroupCommState:
         if stft and a.dtype == np.int16:  # a q15 FFT's spectrum: computed in int32, same values
             a = a.astype(np.int32)
         dt = np.int32 if stft else np.int16
-        ok = a.dtype == dt and a.ndim == (4 if stft else 3) and a.shape[:2] == (self.channels, hp.features)
+        n = hp.features if stft else hp.enc_channels
+        ok = a.dtype == dt and a.ndim == (4 if stft else 3) and a.shape[:2] == (self.channels, n)
         if not ok or (stft and a.shape[3] != 2):
-            shape = f"{self.channels}, {hp.features}, frames" + (", 2" if stft else "")
+            shape = f"{self.channels}, {n}, frames" + (", 2" if stft else "")
             raise InvalidInput(
                 f"groupcomm fixed input must be {np.dtype(dt).name} ({shape}), got {a.dtype} {a.shape}"
             )
@@ -604,6 +609,9 @@ class FixedGroupCommState:
         p = np.empty((n_frames, hp.features), np.int64)
         if hp.frontend == "stft":
             kr.power_stft(a, p_shift, eps, p)
+        elif hp.enc_complex:  # bands (re, im) = channels (f, f + F), as an interleaved spectrum
+            f_n = hp.features
+            kr.power_stft(np.stack([a[:f_n], a[f_n:]], axis=-1).astype(np.int32), p_shift, eps, p)
         else:
             kr.power_real(a, p_shift, eps, p)
         v = np.empty(p.size, np.int32)
@@ -617,8 +625,9 @@ class FixedGroupCommState:
             kr.apply_mask_stft(a, masks, self.output, out)
             self.ops += m.ops_mask_arr * n_frames
         else:
-            res = np.empty((n_frames, hp.features), np.int16)
-            mk = np.ascontiguousarray(masks[:, self.output, :])
+            res = np.empty((n_frames, a.shape[0]), np.int16)
+            mk = masks[:, self.output, :]
+            mk = np.ascontiguousarray(np.concatenate([mk, mk], axis=1) if hp.enc_complex else mk)
             mask_mul_s16(np.ascontiguousarray(a.T), mk, 15, res, self.ops)
             out[:] = res.T
         return masks

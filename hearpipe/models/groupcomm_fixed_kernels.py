@@ -370,16 +370,21 @@ def _conv_mask_frame(
     e, feat, p_shift, lim, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st,
     sig_f, tanh_f, scr, acc, out_idx, masks, out,
 ):  # fmt: skip
-    """One encoder frame e (F,) int16: power e^2 (`power_real`), log features, the network -> masks
-    (C, F) Q15, out (F,) = sat16(round(e * mask / 2**15)) (`mask_mul_s16`, mask_frac 15)."""
-    f_n = e.shape[0]
+    """One encoder frame e (N,) int16 -> F = feat.shape[1] features: power e^2 (`power_real`), or with
+    N = 2F complex bands e[f]^2 + e[f + F]^2; log features, the network -> masks (C, F) Q15,
+    out (N,) = sat16(round(e * mask / 2**15)) (`mask_mul_s16`, mask_frac 15; a band's mask on both)."""
+    n_n, f_n = e.shape[0], feat.shape[1]
     ffrac = fmts[F_FEAT]
     for f in range(f_n):
         x = np.int64(e[f])
-        feat[0, f] = _log_feature(x * x, p_shift, lim, eps, p_frac, c24, log_t, ffrac)
+        p = x * x
+        if n_n > f_n:
+            y = np.int64(e[f + f_n])
+            p += y * y
+        feat[0, f] = _log_feature(p, p_shift, lim, eps, p_frac, c24, log_t, ffrac)
     _net_frame(feat, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f, scr, acc, masks)
-    for f in range(f_n):
-        out[f] = sat16(rshift_round(np.int64(e[f]) * masks[out_idx, f], 15))
+    for i in range(n_n):
+        out[i] = sat16(rshift_round(np.int64(e[i]) * masks[out_idx, i % f_n], 15))
 
 
 @njit(cache=True)
@@ -387,9 +392,9 @@ def run_conv(
     e, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f,
     scr, acc, out_idx, masks, out, ops, ops_frame,
 ):  # fmt: skip
-    """As `run_stft` for real int16 encoder frames e (F, J): `_conv_mask_frame` per frame, out (F, J)."""
-    f_n, j_n = e.shape
-    feat = np.empty((1, f_n), np.int16)
+    """As `run_stft` for real int16 encoder frames e (N, J): `_conv_mask_frame` per frame, out (N, J)."""
+    j_n = e.shape[1]
+    feat = np.empty((1, masks.shape[2]), np.int16)
     lim = np.int64(1) << (62 - p_shift)
     for j in range(j_n):
         _conv_mask_frame(
@@ -474,10 +479,10 @@ def run_conv_chain(
     sequence (one call instead of three per hop: a hearing aid's loop). masks (C, F) scratch."""
     hop = frame.shape[1] - hist.shape[0]
     k_n = x.shape[0] // hop
-    n_n = dims[D_F]
+    n_n = elay[0, 1]  # encoder channels (= features, or 2 per complex band)
     col = np.empty((1, n_n), np.int16)
     res = np.empty((1, n_n), np.int16)
-    feat = np.empty((1, n_n), np.int16)
+    feat = np.empty((1, dims[D_F]), np.int16)
     y = np.empty((1, carry.shape[0]), np.int32)
     lim = np.int64(1) << (62 - p_shift)
     for j in range(k_n):

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from hearpipe.models.groupcomm import GroupCommHParams, fourier_basis
+from hearpipe.models.groupcomm import GroupCommHParams, fourier_basis, stft_codec
 
 
 class _TAC(nn.Module):
@@ -82,14 +82,11 @@ class GroupCommNet(nn.Module):
         self.hp = hp
         L = hp.window
         if hp.frontend == "stft":
-            cos, sin = fourier_basis(L)  # (F, L) analysis rows incl. the window; im = -sum w x sin
-            self.register_buffer("enc_basis", torch.from_numpy(np.concatenate([cos, -sin])[:, None, :]))
-            ck = np.full(L // 2 + 1, 2.0)
-            ck[0] = ck[-1] = 1.0
-            syn = np.concatenate([cos * ck[:, None], -sin * ck[:, None]]) / L
+            ana, syn = stft_codec(L)  # rows: Re then Im of the F bins (the window included)
+            self.register_buffer("enc_basis", torch.from_numpy(ana[:, None, :]))
             self.register_buffer("dec_basis", torch.from_numpy(syn[:, None, :]))
         else:
-            enc, dec = init_conv_basis(hp.enc_channels, L)
+            enc, dec = init_conv_basis(hp.enc_channels, L, hp.enc_complex)
             enc = np.pad(enc, ((0, 0), (hp.analysis_window - L, 0)))  # older samples start unused
             self.enc = nn.Parameter(torch.from_numpy(enc[:, None, :]))
             self.dec = nn.Parameter(torch.from_numpy(dec[:, None, :]))
@@ -107,7 +104,7 @@ class GroupCommNet(nn.Module):
         return F.conv1d(xp, basis, stride=S)
 
     def power(self, e: torch.Tensor) -> torch.Tensor:
-        if self.hp.frontend == "stft":
+        if self.hp.complex_bands:
             nb = self.hp.features
             return e[:, :nb] ** 2 + e[:, nb:] ** 2
         return e**2
@@ -128,12 +125,8 @@ class GroupCommNet(nn.Module):
         """Apply masks (B, C, F, J) to e (B, R, J) and overlap-add -> (B, C, n_samples)."""
         L, S = self.hp.window, self.hp.hop
         b, c, _, j = m.shape
-        if self.hp.frontend == "stft":
-            mm = torch.cat([m, m], dim=2)
-            basis = self.dec_basis
-        else:
-            mm = m
-            basis = self.dec
+        mm = torch.cat([m, m], dim=2) if self.hp.complex_bands else m
+        basis = self.dec_basis if self.hp.frontend == "stft" else self.dec
         y = F.conv_transpose1d((e.unsqueeze(1) * mm).reshape(b * c, -1, j), basis, stride=S)
         y = y[:, 0, L - S : L - S + n_samples]  # J*S samples: a partial last hop is not output
         if y.shape[-1] < n_samples:
@@ -221,9 +214,12 @@ class GroupCommNet(nn.Module):
         raise KeyError(f"{name} (hp {hp})")
 
 
-def init_conv_basis(n: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+def init_conv_basis(n: int, w: int, complex_bands: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Encoder/decoder start: a windowed real Fourier basis when n == w (perfect reconstruction with hop
-    w/2), else small random filters. Returns (enc, dec), each (n, w)."""
+    w/2), the STFT's when the channels are complex bands of all w/2+1 bins, else small random filters.
+    Returns (enc, dec), each (n, w)."""
+    if complex_bands and n == 2 * (w // 2 + 1):
+        return stft_codec(w)
     if n == w:
         cos, sin = fourier_basis(w)  # (w/2+1, w) each
         enc = np.concatenate([cos, sin[1:-1]])  # w/2+1 cosines + w/2-1 sines = w rows
@@ -240,13 +236,16 @@ def grow(
     arrays: dict[str, np.ndarray], src: dict[str, Any], hp: GroupCommHParams, seed: int = 0
 ) -> dict[str, np.ndarray]:
     """Arrays of a model with hyper-parameters `src` for a model `hp` that differs at most in a longer
-    encoder (`enc_window`) or wider sequence modules (`hidden`), computing the same function.
+    encoder (`enc_window`) or wider sequence modules (`hidden`), computing the same function. An STFT
+    model (`src`) also initialises a conv model with complex bands (`enc_complex`) of as many bins.
 
     The extra, older encoder taps start at zero. New hidden units get small random input and recurrent
     weights (so they carry signal and learn: all-zero units would get no gradient), but nothing the model
     had reads them yet: their columns in the old units' recurrent weights, the next layer's input weights
     and the output projection are zero. Hence the output is unchanged, exactly (Net2Net-style growth)."""
     a = GroupCommHParams.from_dict(src)
+    if a.frontend == "stft" and hp.frontend == "conv" and hp.enc_complex:
+        arrays, a = _stft_as_conv(arrays, a, hp)
     keep = {"enc_window": 0, "hidden": 0}
     if {**a.to_dict(), **keep} != {**hp.to_dict(), **keep}:
         raise ValueError(f"weights of {a} do not fit a model {hp}")
@@ -269,6 +268,20 @@ def grow(
             w = np.asarray(arrays[f"blocks.{r}.out.weight"])
             out[f"blocks.{r}.out.weight"] = np.pad(w, ((0, 0), (0, h1 - h0)))
     return out
+
+
+def _stft_as_conv(arrays, a: GroupCommHParams, hp: GroupCommHParams) -> tuple[dict, GroupCommHParams]:
+    """An STFT model's arrays as the conv model with complex bands that computes the same function: the
+    encoder and decoder are the STFT's analysis and synthesis rows (`stft_codec`)."""
+    if hp.enc_channels != 2 * a.features:
+        raise ValueError(
+            f"an STFT model of {a.features} bins needs enc_channels {2 * a.features}, not {hp.enc_channels}"
+        )
+    enc, dec = stft_codec(a.window)
+    conv = GroupCommHParams(
+        **{**a.to_dict(), "frontend": "conv", "enc_channels": hp.enc_channels, "enc_complex": True}
+    )
+    return {**arrays, "enc.weight": enc, "dec.weight": dec}, conv
 
 
 def _grow_gates(w, gates: int, h0: int, h1: int, reads_hidden: bool, rng) -> np.ndarray:

@@ -33,6 +33,7 @@ class ModelConfig(BaseModel):
     hop: int = 64
     enc_channels: int = 0
     enc_window: int = 0  # conv encoder length (0: window); longer = finer frequency resolution, same latency
+    enc_complex: bool = False  # conv: channels are (re, im) pairs of bands; init_from an STFT model fits
     n_model: int = 64
     groups: int = 4
     n_blocks: int = 2
