@@ -84,7 +84,8 @@ class TorchStream:
         frame = torch.cat([self.history, x])
         self.history = frame[hp.hop :]
         e = self.net.enc[:, 0, :] @ frame
-        y = (e * self.masks(e)[0]) @ self.net.dec[:, 0, :]
+        m = self.masks(e)[0]
+        y = (e * (torch.cat([m, m]) if hp.enc_complex else m)) @ self.net.dec[:, 0, :]
         self.carry = self.carry + y
         out = self.carry[: hp.hop]
         self.carry = torch.cat([self.carry[hp.hop :], torch.zeros(hp.hop)])
