@@ -37,11 +37,12 @@ CONV_LSTM = dict(
     rnn_layers=2, n_outputs=2,
 )  # fmt: skip
 CONV_COMPLEX = dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True)  # 9 bands
+# (feat_ema_shift: the running-mean input, on both front ends; a short time constant, so tests see it move)
 CONFIGS = {
     "stft-tac-gru-int8": (dict(), 8),
     "conv-rnn-lstm2-C2-int16": (CONV_LSTM, 16),
-    "stft-none-gru-K1": (dict(groups=1, inter="none", n_blocks=1), 8),
-    "conv-complex-bands-int8": (CONV_COMPLEX, 8),
+    "stft-none-gru-K1-ema": (dict(groups=1, inter="none", n_blocks=1, feat_ema_shift=2), 8),
+    "conv-complex-bands-ema-int8": ({**CONV_COMPLEX, "feat_ema_shift": 3}, 8),
 }
 
 
@@ -196,7 +197,8 @@ def test_formats_and_memory(model):
         math.prod(v) for k, v in shapes.items() if len(v) == 2 and not k.startswith(("enc.", "dec."))
     )
     assert m.weight_bytes()["weights"] == n_w * m.weight_bits // 8
-    assert m.state_bytes(2) == 2 * gc.state_values(hp) * 2
+    means = hp.features if hp.feat_ema_shift else 0  # int32 running means
+    assert m.state_bytes(2) == 2 * ((gc.state_values(hp) - means) * 2 + 4 * means)
     assert m.scratch_bytes() > 0
     summ = gf.cost_summary(m, channels=2)
     assert (

@@ -13,6 +13,7 @@ VARIANTS = [
     dict(frontend="stft", window=32, hop=16, rnn="lstm", rnn_layers=2, inter="rnn", n_outputs=2, **SMALL),
     dict(frontend="conv", window=16, hop=8, enc_channels=12, inter="none", n_model=12, groups=1, hidden=8),
     dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, **SMALL),
+    dict(frontend="stft", window=32, hop=16, feat_ema_shift=3, **SMALL),
 ]
 
 
@@ -99,6 +100,8 @@ def test_hparams_validation_names_the_field():
         gc.GroupCommHParams(frontend="conv", enc_channels=13, enc_complex=True)
     with pytest.raises(InvalidInput, match="enc_complex"):
         gc.GroupCommHParams(frontend="stft", enc_complex=True)
+    with pytest.raises(InvalidInput, match=r"feat_ema_shift \(16\) must be 0 \(off\) or 1\.\.15"):
+        gc.GroupCommHParams(feat_ema_shift=16)
     with pytest.raises(InvalidInput, match="unknown groupcomm hyper-parameter"):
         gc.GroupCommHParams.from_dict({"groups": 4, "colour": "red"})
 

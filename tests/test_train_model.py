@@ -23,6 +23,7 @@ VARIANTS = [
     dict(frontend="stft", window=32, hop=16, rnn="lstm", rnn_layers=2, inter="rnn", n_outputs=2, **SMALL),
     dict(frontend="conv", window=16, hop=8, enc_channels=12, inter="none", n_model=12, groups=1, hidden=8),
     dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, enc_window=24, **SMALL),
+    dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, feat_ema_shift=2, **SMALL),
 ]
 
 
@@ -143,12 +144,12 @@ def test_grow_keeps_the_function(rng, rnn, layers):
 
 def test_stft_model_initialises_a_complex_band_conv_model_exactly(rng):
     """`grow` turns an STFT model into a conv model with complex bands (the STFT as its starting filter
-    bank, longer analysis window, wider GRU): the same output in torch and in the numpy reference, and
-    the encoder and decoder are trainable parameters."""
+    bank, longer analysis window, wider GRU, running-mean inputs): the same output in torch and in the
+    numpy reference, and the encoder and decoder are trainable parameters."""
     hp = gc.GroupCommHParams(frontend="stft", window=32, hop=16, **SMALL)
     hp_conv = gc.GroupCommHParams(
         **{**hp.to_dict(), "frontend": "conv", "enc_channels": 34, "enc_complex": True, "enc_window": 48,
-           "hidden": hp.hidden + 4}
+           "hidden": hp.hidden + 4, "feat_ema_shift": 3}
     )  # fmt: skip
     net, conv = _random_net(hp), GroupCommNet(hp_conv).double()
     arrays = grow(net.export_arrays(np.float64), hp.to_dict(), hp_conv)

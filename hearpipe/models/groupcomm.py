@@ -63,6 +63,9 @@ class GroupCommHParams:
     inter: Literal["tac", "rnn", "none"] = "tac"
     inter_hidden: int = 32  # TAC hidden width, or the across-group GRU's hidden size
     n_outputs: int = 1  # C masks (1: enhancement; 2+: separation)
+    feat_ema_shift: int = 0  # k > 0: the model also reads each feature minus its running mean, an
+    # exponential average with alpha = 1 - 2**-k (time constant 2**k frames) started at the first frame:
+    # a per-band noise-floor reference no statistics window has to wait for (causal)
     log_eps: float = 2.0**-27
     feat_scale: float = 0.125
     sample_rate_hz: float = 16000.0
@@ -88,6 +91,8 @@ class GroupCommHParams:
             bad("enc_channels", "must be >= 1 for the conv front end")
         if self.enc_window and (self.frontend != "conv" or self.enc_window < self.window):
             bad("enc_window", f"must be 0 or, for the conv front end, at least window ({self.window})")
+        if not 0 <= self.feat_ema_shift <= 15:
+            bad("feat_ema_shift", "must be 0 (off) or 1..15")
         if self.enc_complex and (self.frontend != "conv" or self.enc_channels % 2):
             bad("enc_complex", "needs the conv front end with an even number of enc_channels")
         if self.frontend == "stft" and self.window % 2:
@@ -98,6 +103,11 @@ class GroupCommHParams:
         if self.frontend == "stft":
             return self.window // 2 + 1
         return self.enc_channels // 2 if self.enc_complex else self.enc_channels
+
+    @property
+    def n_in(self) -> int:
+        """Inputs of the projection: the features, and their deviations from the running mean."""
+        return self.features * (2 if self.feat_ema_shift else 1)
 
     @property
     def complex_bands(self) -> bool:
@@ -240,7 +250,7 @@ def expected_shapes(hp: GroupCommHParams) -> dict[str, tuple[int, ...]]:
     if hp.frontend == "conv":
         s["enc.weight"] = (hp.enc_channels, hp.analysis_window)
         s["dec.weight"] = (hp.enc_channels, hp.window)
-    s["in.weight"] = (hp.n_model, hp.features)
+    s["in.weight"] = (hp.n_model, hp.n_in)
     s["in.bias"] = (hp.n_model,)
     for r in range(hp.n_blocks):
         p = f"blocks.{r}."
@@ -282,6 +292,7 @@ class GroupCommState:
     w: GroupCommWeights
     h: list[np.ndarray] = field(default_factory=list)  # per (block, layer): (K, hidden)
     c: list[np.ndarray] = field(default_factory=list)  # LSTM cell states
+    mean: np.ndarray | None = None  # running mean of the features (feat_ema_shift); None before frame 0
 
     def __post_init__(self):
         self.reset()
@@ -291,11 +302,16 @@ class GroupCommState:
         n = hp.n_blocks * hp.rnn_layers
         self.h = [np.zeros((hp.groups, hp.hidden)) for _ in range(n)]
         self.c = [np.zeros((hp.groups, hp.hidden)) for _ in range(n)] if hp.rnn == "lstm" else []
+        self.mean = None
 
     @property
     def state_size(self) -> int:
         """Recurrent state values kept between frames."""
-        return sum(a.size for a in self.h) + sum(a.size for a in self.c)
+        return (
+            sum(a.size for a in self.h)
+            + sum(a.size for a in self.c)
+            + self.w.hp.features * (self.w.hp.feat_ema_shift > 0)
+        )
 
     def step(self, power: np.ndarray, probe: dict | None = None) -> np.ndarray:
         """One frame: per-feature power (features,) -> masks (C, features).
@@ -305,6 +321,10 @@ class GroupCommState:
         hp, w = self.w.hp, self.w
         rec = _recorder(probe)
         f = rec("features", hp.feat_scale * np.log2(power + hp.log_eps))
+        if hp.feat_ema_shift:
+            a = 2.0**-hp.feat_ema_shift
+            self.mean = f.copy() if self.mean is None else self.mean + a * (f - self.mean)
+            f = np.concatenate([f, rec("features.dev", f - self.mean)])
         x = matvec(w["in.weight"], w["in.bias"], f[None, :]).reshape(hp.groups, hp.group_dim)
         rec("in", x)
         for r in range(hp.n_blocks):
@@ -467,8 +487,11 @@ def ops_per_frame(hp: GroupCommHParams) -> dict[str, int]:
     lut += Fe  # log2 table per feature
     add += Fe  # power + eps
     mul += Fe  # feat_scale
-    mac += hp.n_model * Fe
+    mac += hp.n_model * hp.n_in
     add += hp.n_model  # bias
+    if hp.feat_ema_shift:  # mean += (f - mean) >> k; deviation f - mean
+        add += 3 * Fe
+        mul += Fe
     for _ in range(hp.n_blocks):
         if hp.inter == "tac":
             mac += K * hi * d + hi * hi + K * d * 2 * hi
@@ -509,7 +532,7 @@ def ops_per_frame(hp: GroupCommHParams) -> dict[str, int]:
 
 def state_values(hp: GroupCommHParams) -> int:
     n = hp.n_blocks * hp.rnn_layers * hp.groups * hp.hidden
-    return 2 * n if hp.rnn == "lstm" else n
+    return (2 * n if hp.rnn == "lstm" else n) + (hp.features if hp.feat_ema_shift else 0)
 
 
 def scratch_values(hp: GroupCommHParams) -> int:

@@ -142,6 +142,10 @@ def _probe_step(st: gc.GroupCommState, power: np.ndarray, rec) -> np.ndarray:
     hp, w = st.w.hp, st.w
     mv, prelu = gc.matvec, gc.prelu
     f = rec("features", hp.feat_scale * np.log2(power + hp.log_eps))
+    if hp.feat_ema_shift:  # the deviations share the features' format
+        a = 2.0**-hp.feat_ema_shift
+        st.mean = f.copy() if st.mean is None else st.mean + a * (f - st.mean)
+        f = np.concatenate([f, rec("features", f - st.mean)])
     x = rec("res", mv(w["in.weight"], w["in.bias"], f[None, :]).reshape(hp.groups, hp.group_dim))
     for r in range(hp.n_blocks):
         p = f"blocks.{r}."
@@ -267,7 +271,7 @@ class FixedGroupComm:
         self.dims = np.array(
             [hp.groups, hp.group_dim, hp.hidden, hp.inter_hidden, hp.n_outputs, hp.mask_per_group, hp.features,
              hp.n_blocks, hp.rnn_layers, {"none": 0, "tac": 1, "rnn": 2}[hp.inter], int(hp.rnn == "lstm"),
-             int(self.acc32)],
+             int(self.acc32), hp.feat_ema_shift],
             dtype=np.int64,
         )  # fmt: skip
         f = self.formats
@@ -294,8 +298,9 @@ class FixedGroupComm:
         }
 
     def state_bytes(self, channels: int = 1) -> int:
-        """Recurrent state kept between frames (int16 h, and c for LSTM)."""
-        return gc.state_values(self.hp) * 2 * channels
+        """State kept between frames: int16 h (and c for LSTM), int32 running means (feat_ema_shift)."""
+        means = self.hp.features if self.hp.feat_ema_shift else 0
+        return ((gc.state_values(self.hp) - means) * 2 + means * 4) * channels
 
     def scratch_bytes(self) -> int:
         """Live buffers while one frame runs (per channel, reusable between channels): power (int64) and
@@ -495,7 +500,7 @@ def ops_per_frame(model: FixedGroupComm, parts=("features", "network", "mask")) 
     if "features" in parts:
         c += features_ops(hp)
     if "network" in parts:
-        c += count.dense(hp.n_model, F, 1, bits)
+        c += count.dense(hp.n_model, hp.n_in, 1, bits)
         rnn = count.gru if hp.rnn == "gru" else count.lstm
         for _ in range(hp.n_blocks):
             if hp.inter == "tac":
@@ -522,6 +527,8 @@ def features_ops(hp: gc.GroupCommHParams) -> Counter:
         c = Counter(mul=2 * n, add=3 * n, cmp=3 * n)
     else:
         c = Counter(mul=2 * n, add=3 * n) if hp.enc_complex else Counter(mul=n, add=2 * n)
+    if hp.feat_ema_shift:  # `deviation`: mean update (sub, rounding shift, add), f - mean rounded, saturated
+        c += Counter(add=5 * n, cmp=2 * n, move=n)
     return c + count.log2(n) + Counter(add=2 * n, cmp=2 * n)
 
 
@@ -566,11 +573,12 @@ class FixedGroupCommState:
         n = hp.n_blocks * hp.rnn_layers
         self.h = np.zeros((self.channels, n, hp.groups, hp.hidden), np.int16)
         self.c = np.zeros((self.channels, n, hp.groups, hp.hidden), np.int16)
+        self.ema = np.zeros((self.channels, hp.features + 1), np.int64)  # running means (feat_ema_shift)
         m = self.model
         sig_f, tanh_f = full_tables()
         self._args = [  # the kernel's per-channel arguments, built once (a hop-by-hop call is short)
             (m.c24, LOG2_TABLE, m.dims, m.fmts, m.lay, m.wt, m.bias, m.mq, m.sh, m.alpha, self.h[ch], self.c[ch],
-             sig_f, tanh_f, self._scr, self._acc, self.output)
+             self.ema[ch], sig_f, tanh_f, self._scr, self._acc, self.output)
             for ch in range(self.channels)
         ]  # fmt: skip
 
@@ -619,8 +627,11 @@ class FixedGroupCommState:
         feat = np.empty((n_frames, hp.features), np.int16)
         kr.narrow16(v, 16 - m.formats.feat, feat.ravel())
         self.ops += (m.ops_features_arr - _as_array(count.log2(hp.features))) * n_frames
+        inp = np.zeros((n_frames, hp.n_in), np.int16)
+        inp[:, : hp.features] = feat
         for j in range(n_frames):
-            masks[j] = _library_frame(self, ch, feat[j])
+            kr.deviation(inp[j : j + 1], hp.features, self.ema[ch], hp.feat_ema_shift)
+            masks[j] = _library_frame(self, ch, inp[j])
         if hp.frontend == "stft":
             kr.apply_mask_stft(a, masks, self.output, out)
             self.ops += m.ops_mask_arr * n_frames

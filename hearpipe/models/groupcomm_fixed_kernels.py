@@ -34,7 +34,7 @@ from hearpipe.fixed.ops import requantize_s64, rshift_round, sat16, sat32
 from hearpipe.fixed.tables import log2_q16, sigmoid_q15, tanh_q15
 
 # dims indices
-D_K, D_D, D_H, D_HI, D_C, D_P, D_F, D_BLOCKS, D_LAYERS, D_INTER, D_RNN, D_ACC32 = range(12)
+D_K, D_D, D_H, D_HI, D_C, D_P, D_F, D_BLOCKS, D_LAYERS, D_INTER, D_RNN, D_ACC32, D_EMA = range(13)
 INTER_NONE, INTER_TAC, INTER_RNN = 0, 1, 2
 RNN_GRU, RNN_LSTM = 0, 1
 # fmts indices: feature frac, residual frac, PReLU slope frac, then one TAC frac per block
@@ -166,7 +166,7 @@ def _lstm(wt, lay, li, xs, nb, hs, cs, bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
 
 @njit(cache=True)
 def _net_frame(feat, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f, scr, acc, masks):
-    """The mask estimator on one frame: features feat (1, F) int16 (format fmts[F_FEAT]) -> masks (C, F)
+    """The mask estimator on one frame: inputs feat (1, n_in) int16 (format fmts[F_FEAT]) -> masks (C, F)
     Q15. h_st / c_st (blocks * layers, K, H) int16: recurrent state, updated in place. scr (9, >= K,
     width) int16 scratch; acc (int64, int32) accumulator scratch, each (>= K, width) (see `_dense`)."""
     kk, d, hi, cc, pp, ff = dims[D_K], dims[D_D], dims[D_HI], dims[D_C], dims[D_P], dims[D_F]
@@ -323,15 +323,30 @@ def _log_feature(p, p_shift, lim, eps, p_frac, c24, log_t, ffrac):
 
 
 @njit(cache=True)
+def deviation(feat, f_n, ema, k):
+    """feat (1, 2F): feat[0, F + f] = sat16(f - mean_f), after mean += round((f - mean) / 2**k) (the first
+    frame sets mean = f). ema (F + 1,) int64: means with 16 more fraction bits than the features, and a
+    started flag. k = 0: nothing (no such input)."""
+    if k == 0:
+        return
+    first = ema[f_n] == 0
+    for f in range(f_n):
+        v = np.int64(feat[0, f]) << 16
+        ema[f] = v if first else ema[f] + rshift_round(v - ema[f], k)
+        feat[0, f_n + f] = sat16(np.int64(feat[0, f]) - rshift_round(ema[f], 16))
+    ema[f_n] = 1
+
+
+@njit(cache=True)
 def run_stft(
-    xc, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f,
-    scr, acc, out_idx, masks, out, ops, ops_frame,
+    xc, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, ema, sig_f,
+    tanh_f, scr, acc, out_idx, masks, out, ops, ops_frame,
 ):  # fmt: skip
     """Frames of an int32 spectrum xc (F, J, 2), one at a time: power (`power_stft`), log features
     (`log_features`), the network (`_net_frame`) -> masks (J, C, F) Q15, and out (F, J, 2) =
     round(X * masks[:, out_idx] / 2**15). ops += ops_frame * J."""
     f_n, j_n = xc.shape[0], xc.shape[1]
-    feat = np.empty((1, f_n), np.int16)
+    feat = np.empty((1, f_n * (2 if dims[D_EMA] else 1)), np.int16)
     lim = np.int64(1) << (62 - p_shift)
     ffrac = fmts[F_FEAT]
     for j in range(j_n):
@@ -339,6 +354,7 @@ def run_stft(
             re = max(np.int64(xc[f, j, 0]), -2147483647)
             im = max(np.int64(xc[f, j, 1]), -2147483647)
             feat[0, f] = _log_feature(re * re + im * im, p_shift, lim, eps, p_frac, c24, log_t, ffrac)
+        deviation(feat, f_n, ema, dims[D_EMA])
         _net_frame(
             feat,
             dims,
@@ -368,12 +384,12 @@ def run_stft(
 @njit(cache=True)
 def _conv_mask_frame(
     e, feat, p_shift, lim, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st,
-    sig_f, tanh_f, scr, acc, out_idx, masks, out,
+    ema, sig_f, tanh_f, scr, acc, out_idx, masks, out,
 ):  # fmt: skip
-    """One encoder frame e (N,) int16 -> F = feat.shape[1] features: power e^2 (`power_real`), or with
-    N = 2F complex bands e[f]^2 + e[f + F]^2; log features, the network -> masks (C, F) Q15,
+    """One encoder frame e (N,) int16 -> F = dims[D_F] features: power e^2 (`power_real`), or with
+    N = 2F complex bands e[f]^2 + e[f + F]^2; log features (and `deviation`), the network -> masks (C, F) Q15,
     out (N,) = sat16(round(e * mask / 2**15)) (`mask_mul_s16`, mask_frac 15; a band's mask on both)."""
-    n_n, f_n = e.shape[0], feat.shape[1]
+    n_n, f_n = e.shape[0], dims[D_F]
     ffrac = fmts[F_FEAT]
     for f in range(f_n):
         x = np.int64(e[f])
@@ -382,6 +398,7 @@ def _conv_mask_frame(
             y = np.int64(e[f + f_n])
             p += y * y
         feat[0, f] = _log_feature(p, p_shift, lim, eps, p_frac, c24, log_t, ffrac)
+    deviation(feat, f_n, ema, dims[D_EMA])
     _net_frame(feat, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f, scr, acc, masks)
     for i in range(n_n):
         out[i] = sat16(rshift_round(np.int64(e[i]) * masks[out_idx, i % f_n], 15))
@@ -389,17 +406,17 @@ def _conv_mask_frame(
 
 @njit(cache=True)
 def run_conv(
-    e, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f,
-    scr, acc, out_idx, masks, out, ops, ops_frame,
+    e, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, ema, sig_f,
+    tanh_f, scr, acc, out_idx, masks, out, ops, ops_frame,
 ):  # fmt: skip
     """As `run_stft` for real int16 encoder frames e (N, J): `_conv_mask_frame` per frame, out (N, J)."""
     j_n = e.shape[1]
-    feat = np.empty((1, masks.shape[2]), np.int16)
+    feat = np.empty((1, dims[D_F] * (2 if dims[D_EMA] else 1)), np.int16)
     lim = np.int64(1) << (62 - p_shift)
     for j in range(j_n):
         _conv_mask_frame(
             e[:, j], feat, p_shift, lim, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha,
-            h_st, c_st, sig_f, tanh_f, scr, acc, out_idx, masks[j], out[:, j],
+            h_st, c_st, ema, sig_f, tanh_f, scr, acc, out_idx, masks[j], out[:, j],
         )  # fmt: skip
     for k in range(ops.shape[0]):
         ops[k] += ops_frame[k] * j_n
@@ -470,8 +487,8 @@ def decode_ola(e, wt, lay, mq, sh, acc, bias, carry, hop, out_shift, out, ops, o
 @njit(cache=True)
 def run_conv_chain(
     x, hist, ewt, elay, ebias, emq, esh, eacc, frame,
-    p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f,
-    scr, acc, out_idx, masks,
+    p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, ema, sig_f,
+    tanh_f, scr, acc, out_idx, masks,
     dwt, dlay, dmq, dsh, dacc, dbias, carry, out_shift, out, ops, ops_frame,
 ):  # fmt: skip
     """Encoder, mask estimator and decoder of one channel in one call, hop by hop: x (k*hop,) int16 q15
@@ -482,14 +499,14 @@ def run_conv_chain(
     n_n = elay[0, 1]  # encoder channels (= features, or 2 per complex band)
     col = np.empty((1, n_n), np.int16)
     res = np.empty((1, n_n), np.int16)
-    feat = np.empty((1, dims[D_F]), np.int16)
+    feat = np.empty((1, dims[D_F] * (2 if dims[D_EMA] else 1)), np.int16)
     y = np.empty((1, carry.shape[0]), np.int32)
     lim = np.int64(1) << (62 - p_shift)
     for j in range(k_n):
         _encode_frame(x[j * hop : (j + 1) * hop], hist, ewt, elay, ebias, emq, esh, eacc, frame, col)
         _conv_mask_frame(
             col[0], feat, p_shift, lim, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha,
-            h_st, c_st, sig_f, tanh_f, scr, acc, out_idx, masks, res[0],
+            h_st, c_st, ema, sig_f, tanh_f, scr, acc, out_idx, masks, res[0],
         )  # fmt: skip
         _decode_frame(
             res, dwt, dlay, dmq, dsh, dacc, dbias, carry, out_shift, y, out[j * hop : (j + 1) * hop]

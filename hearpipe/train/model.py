@@ -90,7 +90,7 @@ class GroupCommNet(nn.Module):
             enc = np.pad(enc, ((0, 0), (hp.analysis_window - L, 0)))  # older samples start unused
             self.enc = nn.Parameter(torch.from_numpy(enc[:, None, :]))
             self.dec = nn.Parameter(torch.from_numpy(dec[:, None, :]))
-        self.inp = nn.Linear(hp.features, hp.n_model)
+        self.inp = nn.Linear(hp.n_in, hp.n_model)
         self.blocks = nn.ModuleList(_Block(hp) for _ in range(hp.n_blocks))
         self.mask = nn.Linear(hp.group_dim, hp.n_outputs * hp.mask_per_group)
         self.float()
@@ -113,6 +113,8 @@ class GroupCommNet(nn.Module):
         """Encoder output (B, R, J) -> masks (B, C, F, J) in (0, 1)."""
         hp = self.hp
         f = torch.log2(self.power(e) + hp.log_eps) * hp.feat_scale  # (B, F, J)
+        if hp.feat_ema_shift:
+            f = torch.cat([f, f - running_mean(f, 2.0**-hp.feat_ema_shift)], dim=1)
         b, _, j = f.shape
         x = self.inp(f.transpose(1, 2)).reshape(b, j, hp.groups, hp.group_dim)
         for blk in self.blocks:
@@ -214,6 +216,16 @@ class GroupCommNet(nn.Module):
         raise KeyError(f"{name} (hp {hp})")
 
 
+def running_mean(f: torch.Tensor, a: float) -> torch.Tensor:
+    """m_t = m_{t-1} + a (f_t - m_{t-1}) along the last axis with m_0 = f_0, in closed form (one causal
+    depthwise convolution, no loop over frames): m_t = a sum_{s<=t} (1-a)^(t-s) f_s + (1-a)^(t+1) f_0."""
+    n, j = f.shape[1], f.shape[2]
+    decay = (1.0 - a) ** torch.arange(j, dtype=f.dtype, device=f.device)
+    kernel = (a * decay).flip(0).expand(n, 1, j)
+    m = F.conv1d(F.pad(f, (j - 1, 0)), kernel, groups=n)
+    return m + f[:, :, :1] * (decay * (1.0 - a))
+
+
 def init_conv_basis(n: int, w: int, complex_bands: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Encoder/decoder start: a windowed real Fourier basis when n == w (perfect reconstruction with hop
     w/2), the STFT's when the channels are complex bands of all w/2+1 bins, else small random filters.
@@ -246,12 +258,16 @@ def grow(
     a = GroupCommHParams.from_dict(src)
     if a.frontend == "stft" and hp.frontend == "conv" and hp.enc_complex:
         arrays, a = _stft_as_conv(arrays, a, hp)
-    keep = {"enc_window": 0, "hidden": 0}
+    keep = {"enc_window": 0, "hidden": 0, "feat_ema_shift": 0}
     if {**a.to_dict(), **keep} != {**hp.to_dict(), **keep}:
         raise ValueError(f"weights of {a} do not fit a model {hp}")
     if a.analysis_window > hp.analysis_window or a.hidden > hp.hidden:
         raise ValueError(f"weights of {a} are larger than a model {hp}: they can only grow")
+    if a.feat_ema_shift not in (0, hp.feat_ema_shift):
+        raise ValueError(f"weights of {a} read features normalised differently from a model {hp}")
     out = dict(arrays)
+    if hp.feat_ema_shift and not a.feat_ema_shift:  # the deviation inputs start unread
+        out["in.weight"] = np.pad(np.asarray(arrays["in.weight"]), ((0, 0), (0, hp.features)))
     if hp.frontend == "conv":
         enc = np.asarray(arrays["enc.weight"])
         out["enc.weight"] = np.pad(enc, ((0, 0), (hp.analysis_window - enc.shape[1], 0)))

@@ -34,6 +34,9 @@ class ModelConfig(BaseModel):
     enc_channels: int = 0
     enc_window: int = 0  # conv encoder length (0: window); longer = finer frequency resolution, same latency
     enc_complex: bool = False  # conv: channels are (re, im) pairs of bands; init_from an STFT model fits
+    feat_ema_shift: int = (
+        0  # k > 0: also read each feature minus its running mean (time constant 2**k frames)
+    )
     n_model: int = 64
     groups: int = 4
     n_blocks: int = 2
