@@ -63,11 +63,16 @@ class TorchStream:
         self.state = [None] * hp.n_blocks
         self.history = torch.zeros(hp.analysis_window - hp.hop)
         self.carry = torch.zeros(hp.window)
+        self.mean = None  # running mean of the features (feat_ema_shift)
 
     def masks(self, e: torch.Tensor) -> torch.Tensor:
         """e (R,) one frame of encoder output (STFT: [re; im]) -> masks (C, F)."""
         net, hp = self.net, self.hp
         f = torch.log2(net.power(e[None, :, None])[0, :, 0] + hp.log_eps) * hp.feat_scale
+        if hp.feat_ema_shift:
+            a = 2.0**-hp.feat_ema_shift
+            self.mean = f.clone() if self.mean is None else self.mean + a * (f - self.mean)
+            f = torch.cat([f, f - self.mean])
         x = net.inp(f).reshape(1, 1, hp.groups, hp.group_dim)
         for r, blk in enumerate(net.blocks):
             if blk.inter is not None:

@@ -34,7 +34,7 @@ def _stft_graph(p, n, hop):
     ]}  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", ["conv", "conv-long-analysis", "conv-complex-bands", "stft"])
+@pytest.mark.parametrize("kind", ["conv", "conv-long-analysis", "conv-complex-bands", "stft", "stft-ema"])
 def test_graph_matches_reference_and_any_chunking(tmp_path, rng, kind):
     if kind.startswith("conv"):
         ana = 56 if kind == "conv-long-analysis" else 0  # encoder longer than the decoder: same delay
@@ -45,7 +45,8 @@ def test_graph_matches_reference_and_any_chunking(tmp_path, rng, kind):
         p, w = _save(tmp_path, hp)
         spec = _conv_graph(p)
     else:
-        hp = gc.GroupCommHParams(frontend="stft", window=32, hop=16, **SMALL)
+        ema = 3 if kind == "stft-ema" else 0  # the running-mean input
+        hp = gc.GroupCommHParams(frontend="stft", window=32, hop=16, feat_ema_shift=ema, **SMALL)
         p, w = _save(tmp_path, hp)
         spec = _stft_graph(p, 32, 16)
     g = hearpipe.load_graph(spec)
@@ -123,6 +124,20 @@ def test_cost_counts_macs_state_and_weights(tmp_path):
     assert node.ram_persistent == gc.state_values(hp) * 4  # float32 words without a device
     assert node.rom == (gc.n_params(hp) - 2 * 24 * 32) * 4
     assert enc.rom == dec.rom == 24 * 32 * 4
+
+
+def test_cost_of_complex_bands_and_the_running_mean_input(tmp_path):
+    """24 channels = 12 bands: 12 features, the mask on all 24 values; the running mean adds 12 inputs
+    to the projection (16 x 12 MACs) and 12 state values."""
+    kw = dict(frontend="conv", window=32, hop=16, enc_channels=24, enc_complex=True, **SMALL)
+    plain, hp = gc.GroupCommHParams(**kw), gc.GroupCommHParams(**kw, feat_ema_shift=4)
+    assert (plain.features, hp.n_in) == (12, 24)
+    p, _ = _save(tmp_path, hp)
+    g = hearpipe.load_graph(_conv_graph(p))
+    node = g.blocks["gc"].cost()
+    assert node.ops["mac_f32"] == gc.ops_per_frame(hp)["mac"] + 24
+    assert gc.ops_per_frame(hp)["mac"] - gc.ops_per_frame(plain)["mac"] == 16 * 12
+    assert node.ram_persistent == (gc.state_values(plain) + 12) * 4
 
 
 def test_long_analysis_window_costs_encoder_macs_only(tmp_path):

@@ -162,6 +162,8 @@ def test_stft_model_initialises_a_complex_band_conv_model_exactly(rng):
     ref = gc.enhance(x[0], gc.GroupCommWeights.from_arrays(hp_conv, arrays))
     np.testing.assert_allclose(y[0], ref, rtol=0, atol=1e-9)
     assert conv.enc.requires_grad and conv.dec.requires_grad
+    with pytest.raises(ValueError, match="normalised differently"):
+        grow(arrays, hp_conv.to_dict(), gc.GroupCommHParams(**{**hp_conv.to_dict(), "feat_ema_shift": 5}))
     with pytest.raises(ValueError, match="enc_channels 34"):
         grow(
             net.export_arrays(),
@@ -227,3 +229,28 @@ def test_average_of_checkpoints_is_the_mean_of_their_weights(tmp_path):
     )
     with pytest.raises(ValueError, match="hyper-parameters differ"):
         average_checkpoints([paths[0], tmp_path / "x.pt"], tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("ema", [0, 3])
+def test_benchmark_torch_stream_is_the_model(rng, ema):
+    """The benchmark's hop-by-hop PyTorch loop (its baseline) computes what the whole-sequence model does."""
+    import importlib.util
+
+    from .conftest import REPO
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_groupcomm", REPO / "benchmarks" / "bench_groupcomm.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    hp = gc.GroupCommHParams(
+        frontend="conv", window=32, hop=16, enc_channels=34, enc_complex=True, feat_ema_shift=ema, **SMALL
+    )
+    net = _random_net(hp).float()
+    x = torch.from_numpy(0.1 * rng.standard_normal(800).astype(np.float32))
+    ts = bench.TorchStream(net)
+    with torch.no_grad():
+        y = torch.cat([ts.conv_hop(x[i : i + 16]) for i in range(0, 800, 16)]).numpy()
+        ref = net(x[None])[0, 0].numpy()
+    d = hp.window - hp.hop
+    np.testing.assert_allclose(y[d:], ref[:-d], atol=1e-5)

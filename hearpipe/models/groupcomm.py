@@ -64,7 +64,7 @@ class GroupCommHParams:
     inter_hidden: int = 32  # TAC hidden width, or the across-group GRU's hidden size
     n_outputs: int = 1  # C masks (1: enhancement; 2+: separation)
     feat_ema_shift: int = 0  # k > 0: the model also reads each feature minus its running mean, an
-    # exponential average with alpha = 1 - 2**-k (time constant 2**k frames) started at the first frame:
+    # exponential average mean += 2**-k (f - mean) (time constant 2**k frames) started at the first frame:
     # a per-band noise-floor reference no statistics window has to wait for (causal)
     log_eps: float = 2.0**-27
     feat_scale: float = 0.125
@@ -540,7 +540,7 @@ def scratch_values(hp: GroupCommHParams) -> int:
     K, h, hi = hp.groups, hp.hidden, hp.inter_hidden
     g = 3 if hp.rnn == "gru" else 4
     inter = K * hi * 2 + hi if hp.inter == "tac" else (2 * K * hi + 6 * hi if hp.inter == "rnn" else 0)
-    return hp.features + hp.n_model * 2 + max(inter, K * 2 * g * h, K * hp.n_outputs * hp.mask_per_group)
+    return hp.n_in + hp.n_model * 2 + max(inter, K * 2 * g * h, K * hp.n_outputs * hp.mask_per_group)
 
 
 def frontend_macs_per_frame(hp: GroupCommHParams) -> int:

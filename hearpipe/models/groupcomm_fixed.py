@@ -298,9 +298,10 @@ class FixedGroupComm:
         }
 
     def state_bytes(self, channels: int = 1) -> int:
-        """State kept between frames: int16 h (and c for LSTM), int32 running means (feat_ema_shift)."""
+        """State kept between frames: int16 h (and c for LSTM); with feat_ema_shift, int32 running means
+        and a started flag (one word)."""
         means = self.hp.features if self.hp.feat_ema_shift else 0
-        return ((gc.state_values(self.hp) - means) * 2 + means * 4) * channels
+        return ((gc.state_values(self.hp) - means) * 2 + (means * 4 + 4 if means else 0)) * channels
 
     def scratch_bytes(self) -> int:
         """Live buffers while one frame runs (per channel, reusable between channels): power (int64) and
@@ -310,10 +311,7 @@ class FixedGroupComm:
         g = 4 if hp.rnn == "lstm" else 3
         inter = {"tac": k * hi + hi + 2 * hi + d, "rnn": 2 * k * hi + 2 * hi + d, "none": 0}[hp.inter]
         int16 = (
-            hp.features
-            + hp.n_model
-            + max(inter, 2 * g * hp.hidden + hp.hidden, d)
-            + hp.n_outputs * hp.features
+            hp.n_in + hp.n_model + max(inter, 2 * g * hp.hidden + hp.hidden, d) + hp.n_outputs * hp.features
         )
         return 8 * hp.features + 2 * int16 + 4 * self.width
 
@@ -335,7 +333,7 @@ def quantize_model(
     """Quantise a float GroupComm model.
 
     weights: checked float weights (or a dict of arrays with `hparams`); calibration_frames: list of
-    float power arrays (features, J) - per-bin |X|^2 (STFT) or e^2 (conv encoder) of calibration audio,
+    float power arrays (features, J) - per-bin |X|^2 (STFT) or e^2 (conv encoder; band powers with enc_complex) of calibration audio,
     e.g. from `calibration_power`; weight_bits 8 or 16; headroom: factor over the calibrated maxima;
     formats: fixed formats (`Formats` or its `to_dict()`) instead of calibrating - the same device
     arithmetic whatever calibration data is at hand (calibration_frames may then be None).
@@ -527,8 +525,10 @@ def features_ops(hp: gc.GroupCommHParams) -> Counter:
         c = Counter(mul=2 * n, add=3 * n, cmp=3 * n)
     else:
         c = Counter(mul=2 * n, add=3 * n) if hp.enc_complex else Counter(mul=n, add=2 * n)
-    if hp.feat_ema_shift:  # `deviation`: mean update (sub, rounding shift, add), f - mean rounded, saturated
-        c += Counter(add=5 * n, cmp=2 * n, move=n)
+    if (
+        hp.feat_ema_shift
+    ):  # `deviation`: f << 16, sub, rounding shift (2), add; rounding shift (2), sub; sat16
+        c += Counter(add=8 * n, cmp=2 * n)
     return c + count.log2(n) + Counter(add=2 * n, cmp=2 * n)
 
 
