@@ -333,8 +333,9 @@ def quantize_model(
     """Quantise a float GroupComm model.
 
     weights: checked float weights (or a dict of arrays with `hparams`); calibration_frames: list of
-    float power arrays (features, J) - per-bin |X|^2 (STFT) or e^2 (conv encoder; band powers with enc_complex) of calibration audio,
-    e.g. from `calibration_power`; weight_bits 8 or 16; headroom: factor over the calibrated maxima;
+    float power arrays (features, J) - per-bin |X|^2 (STFT), e^2 (conv encoder) or band powers
+    (enc_complex) of calibration audio, e.g. from `calibration_power`; weight_bits 8 or 16; headroom:
+    factor over the calibrated maxima;
     formats: fixed formats (`Formats` or its `to_dict()`) instead of calibrating - the same device
     arithmetic whatever calibration data is at hand (calibration_frames may then be None).
     """
@@ -525,9 +526,8 @@ def features_ops(hp: gc.GroupCommHParams) -> Counter:
         c = Counter(mul=2 * n, add=3 * n, cmp=3 * n)
     else:
         c = Counter(mul=2 * n, add=3 * n) if hp.enc_complex else Counter(mul=n, add=2 * n)
-    if (
-        hp.feat_ema_shift
-    ):  # `deviation`: f << 16, sub, rounding shift (2), add; rounding shift (2), sub; sat16
+    if hp.feat_ema_shift:
+        # `deviation`: f << 16, sub, rounding shift (2), add; rounding shift (2), sub; sat16
         c += Counter(add=8 * n, cmp=2 * n)
     return c + count.log2(n) + Counter(add=2 * n, cmp=2 * n)
 
