@@ -304,14 +304,14 @@ class GroupCommState:
         self.c = [np.zeros((hp.groups, hp.hidden)) for _ in range(n)] if hp.rnn == "lstm" else []
         self.mean = None
 
-    @property
-    def state_size(self) -> int:
-        """Recurrent state values kept between frames."""
-        return (
-            sum(a.size for a in self.h)
-            + sum(a.size for a in self.c)
-            + self.w.hp.features * (self.w.hp.feat_ema_shift > 0)
-        )
+    def inputs(self, f: np.ndarray) -> np.ndarray:
+        """The projection's input for features f: f itself or, with feat_ema_shift, [f; f - mean] after
+        the running mean's update (the first frame sets it)."""
+        k = self.w.hp.feat_ema_shift
+        if not k:
+            return f
+        self.mean = f.copy() if self.mean is None else self.mean + 2.0**-k * (f - self.mean)
+        return np.concatenate([f, f - self.mean])
 
     def step(self, power: np.ndarray, probe: dict | None = None) -> np.ndarray:
         """One frame: per-feature power (features,) -> masks (C, features).
@@ -321,10 +321,9 @@ class GroupCommState:
         hp, w = self.w.hp, self.w
         rec = _recorder(probe)
         f = rec("features", hp.feat_scale * np.log2(power + hp.log_eps))
+        f = self.inputs(f)
         if hp.feat_ema_shift:
-            a = 2.0**-hp.feat_ema_shift
-            self.mean = f.copy() if self.mean is None else self.mean + a * (f - self.mean)
-            f = np.concatenate([f, rec("features.dev", f - self.mean)])
+            rec("features.dev", f[hp.features :])
         x = matvec(w["in.weight"], w["in.bias"], f[None, :]).reshape(hp.groups, hp.group_dim)
         rec("in", x)
         for r in range(hp.n_blocks):

@@ -141,11 +141,9 @@ def _probe_step(st: gc.GroupCommState, power: np.ndarray, rec) -> np.ndarray:
     """`GroupCommState.step` with every stored tensor recorded (tests check it equals `step`)."""
     hp, w = st.w.hp, st.w
     mv, prelu = gc.matvec, gc.prelu
-    f = rec("features", hp.feat_scale * np.log2(power + hp.log_eps))
-    if hp.feat_ema_shift:  # the deviations share the features' format
-        a = 2.0**-hp.feat_ema_shift
-        st.mean = f.copy() if st.mean is None else st.mean + a * (f - st.mean)
-        f = np.concatenate([f, rec("features", f - st.mean)])
+    f = st.inputs(rec("features", hp.feat_scale * np.log2(power + hp.log_eps)))
+    if hp.feat_ema_shift:
+        rec("features", f[hp.features :])  # the deviations share the features' format
     x = rec("res", mv(w["in.weight"], w["in.bias"], f[None, :]).reshape(hp.groups, hp.group_dim))
     for r in range(hp.n_blocks):
         p = f"blocks.{r}."

@@ -322,6 +322,12 @@ def _log_feature(p, p_shift, lim, eps, p_frac, c24, log_t, ffrac):
     return sat16(rshift_round(v, 16 - ffrac))
 
 
+@njit(inline="always", cache=True)
+def _n_in(dims):
+    """Inputs of the projection: F features, doubled by the running-mean deviations (`deviation`)."""
+    return dims[D_F] * (2 if dims[D_EMA] else 1)
+
+
 @njit(cache=True)
 def deviation(feat, f_n, ema, k):
     """feat (1, 2F): feat[0, F + f] = sat16(f - mean_f), after mean += round((f - mean) / 2**k) (the first
@@ -346,7 +352,7 @@ def run_stft(
     (`log_features`), the network (`_net_frame`) -> masks (J, C, F) Q15, and out (F, J, 2) =
     round(X * masks[:, out_idx] / 2**15). ops += ops_frame * J."""
     f_n, j_n = xc.shape[0], xc.shape[1]
-    feat = np.empty((1, f_n * (2 if dims[D_EMA] else 1)), np.int16)
+    feat = np.empty((1, _n_in(dims)), np.int16)
     lim = np.int64(1) << (62 - p_shift)
     ffrac = fmts[F_FEAT]
     for j in range(j_n):
@@ -411,7 +417,7 @@ def run_conv(
 ):  # fmt: skip
     """As `run_stft` for real int16 encoder frames e (N, J): `_conv_mask_frame` per frame, out (N, J)."""
     j_n = e.shape[1]
-    feat = np.empty((1, dims[D_F] * (2 if dims[D_EMA] else 1)), np.int16)
+    feat = np.empty((1, _n_in(dims)), np.int16)
     lim = np.int64(1) << (62 - p_shift)
     for j in range(j_n):
         _conv_mask_frame(
@@ -499,7 +505,7 @@ def run_conv_chain(
     n_n = elay[0, 1]  # encoder channels (= features, or 2 per complex band)
     col = np.empty((1, n_n), np.int16)
     res = np.empty((1, n_n), np.int16)
-    feat = np.empty((1, dims[D_F] * (2 if dims[D_EMA] else 1)), np.int16)
+    feat = np.empty((1, _n_in(dims)), np.int16)
     y = np.empty((1, carry.shape[0]), np.int32)
     lim = np.int64(1) << (62 - p_shift)
     for j in range(k_n):
