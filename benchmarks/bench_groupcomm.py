@@ -64,9 +64,25 @@ class TorchStream:
         self.history = torch.zeros(hp.analysis_window - hp.hop)
         self.carry = torch.zeros(hp.window)
         self.mean = None  # running mean of the features (feat_ema_shift)
+        self.past = torch.zeros(2 * hp.features, max(hp.df_taps - 1, 0))  # deep filter: earlier frames
 
-    def masks(self, e: torch.Tensor) -> torch.Tensor:
-        """e (R,) one frame of encoder output (STFT: [re; im]) -> masks (C, F)."""
+    def filtered(self, e: torch.Tensor) -> torch.Tensor:
+        """e (R,) one frame of encoder output (STFT: [re; im]) -> output 0's masked or deep-filtered frame."""
+        net, hp = self.net, self.hp
+        x = self.trunk(e)
+        m = torch.sigmoid(net.mask(x)).reshape(hp.groups, hp.n_outputs, hp.mask_per_group)
+        m = m.permute(1, 0, 2).reshape(hp.n_outputs, -1)[0, : hp.features]
+        if not hp.df_taps:
+            return e * (torch.cat([m, m]) if hp.complex_bands else m)
+        d = torch.tanh(net.df(x)).reshape(hp.groups, hp.n_outputs, 2 * hp.df_taps, hp.mask_per_group)
+        d = d.permute(1, 2, 0, 3).reshape(hp.n_outputs, 2 * hp.df_taps, -1)[0, :, : hp.features]
+        frames = torch.cat([self.past, e[:, None]], dim=1)  # oldest first
+        self.past = frames[:, 1:]
+        y = net.apply(frames[None], m[None, None, :, None], d.reshape(1, 1, hp.df_taps, 2, hp.features, 1))
+        return y[0, 0, :, -1]
+
+    def trunk(self, e: torch.Tensor) -> torch.Tensor:
+        """e (R,) one frame of encoder output (STFT: [re; im]) -> the groups after the blocks (1, 1, K, D)."""
         net, hp = self.net, self.hp
         f = torch.log2(net.power(e[None, :, None])[0, :, 0] + hp.log_eps) * hp.feat_scale
         if hp.feat_ema_shift:
@@ -80,17 +96,14 @@ class TorchStream:
             s = x.reshape(hp.groups, 1, hp.group_dim)
             h, self.state[r] = blk.rnn(s, self.state[r])
             x = x + blk.out(h).reshape(1, 1, hp.groups, hp.group_dim)
-        m = torch.sigmoid(net.mask(x)).reshape(hp.groups, hp.n_outputs, hp.mask_per_group)
-        return m.permute(1, 0, 2).reshape(hp.n_outputs, -1)[:, : hp.features]
+        return x
 
     def conv_hop(self, x: torch.Tensor) -> torch.Tensor:
         """hop samples in -> hop samples out (encoder, masks, decoder + overlap-add)."""
         hp = self.hp
         frame = torch.cat([self.history, x])
         self.history = frame[hp.hop :]
-        e = self.net.enc[:, 0, :] @ frame
-        m = self.masks(e)[0]
-        y = (e * (torch.cat([m, m]) if hp.enc_complex else m)) @ self.net.dec[:, 0, :]
+        y = self.filtered(self.net.enc[:, 0, :] @ frame) @ self.net.dec[:, 0, :]
         self.carry = self.carry + y
         out = self.carry[: hp.hop]
         self.carry = torch.cat([self.carry[hp.hop :], torch.zeros(hp.hop)])
@@ -183,16 +196,13 @@ def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> lis
 
         def torch_whole():
             with torch.inference_mode():
-                m = net.estimate_masks(e)
-                _ = e * torch.cat([m[:, 0], m[:, 0]], dim=1)
+                _ = net.apply(e, *net.estimate(e))
 
         def torch_hop():
             ts.reset()
             with torch.inference_mode():
                 for j in range(n_hop):
-                    ej = e[0, :, j]
-                    m = ts.masks(ej)[0]
-                    _ = ej * torch.cat([m, m])
+                    _ = ts.filtered(e[0, :, j])
 
     fixed_whole()  # compile / warm up
     torch_whole()

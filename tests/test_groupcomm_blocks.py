@@ -34,19 +34,40 @@ def _stft_graph(p, n, hop):
     ]}  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", ["conv", "conv-long-analysis", "conv-complex-bands", "stft", "stft-ema"])
+KINDS = [
+    "conv",
+    "conv-long-analysis",
+    "conv-complex-bands",
+    "conv-deep-filter",
+    "stft",
+    "stft-ema",
+    "stft-deep-filter",
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_graph_matches_reference_and_any_chunking(tmp_path, rng, kind):
+    taps = 3 if kind.endswith("deep-filter") else 0  # frames carried across chunks
     if kind.startswith("conv"):
         ana = 56 if kind == "conv-long-analysis" else 0  # encoder longer than the decoder: same delay
-        cplx = kind == "conv-complex-bands"
+        cplx = kind in ("conv-complex-bands", "conv-deep-filter")
         hp = gc.GroupCommHParams(
-            frontend="conv", window=32, hop=16, enc_channels=24, enc_window=ana, enc_complex=cplx, **SMALL
+            frontend="conv",
+            window=32,
+            hop=16,
+            enc_channels=24,
+            enc_window=ana,
+            enc_complex=cplx,
+            df_taps=taps,
+            **SMALL,
         )
         p, w = _save(tmp_path, hp)
         spec = _conv_graph(p)
     else:
         ema = 3 if kind == "stft-ema" else 0  # the running-mean input
-        hp = gc.GroupCommHParams(frontend="stft", window=32, hop=16, feat_ema_shift=ema, **SMALL)
+        hp = gc.GroupCommHParams(
+            frontend="stft", window=32, hop=16, feat_ema_shift=ema, df_taps=taps, **SMALL
+        )
         p, w = _save(tmp_path, hp)
         spec = _stft_graph(p, 32, 16)
     g = hearpipe.load_graph(spec)

@@ -43,6 +43,8 @@ CONFIGS = {
     "conv-rnn-lstm2-C2-int16": (CONV_LSTM, 16),
     "stft-none-gru-K1-ema": (dict(groups=1, inter="none", n_blocks=1, feat_ema_shift=2), 8),
     "conv-complex-bands-ema-int8": ({**CONV_COMPLEX, "feat_ema_shift": 3}, 8),
+    "stft-deep-filter-int8": (dict(df_taps=3), 8),
+    "conv-complex-deep-filter-C2-int16": ({**CONV_COMPLEX, "df_taps": 2, "n_outputs": 2}, 16),
 }
 
 
@@ -140,7 +142,9 @@ def test_extreme_inputs_saturate_without_wrapping(model, frac):
     np.testing.assert_array_equal(mk, lib.masks(x, frac))
     assert mk.min() >= 0 and mk.max() <= 32767
     out = gf.FixedGroupCommState(m).process(x, frac)
-    assert np.all(np.abs(out.astype(np.int64)) <= np.abs(x.astype(np.int64)))  # a mask <= 1 never grows
+    np.testing.assert_array_equal(out, gf.FixedGroupCommState(m, engine="kernels").process(x, frac))
+    if not hp.df_taps:  # a mask <= 1 never grows a value (a deep filter may: it saturates)
+        assert np.all(np.abs(out.astype(np.int64)) <= np.abs(x.astype(np.int64)))
 
 
 def test_int16_spectrum_of_a_q15_fft(model):
@@ -152,7 +156,7 @@ def test_int16_spectrum_of_a_q15_fft(model):
     y16 = gf.FixedGroupCommState(m).process(x16, 8)
     y32 = gf.FixedGroupCommState(m).process(x16.astype(np.int32), 8)
     assert y16.dtype == np.int16
-    np.testing.assert_array_equal(y16, y32)
+    np.testing.assert_array_equal(y16, np.clip(y32, -32768, 32767))  # saturated (a deep filter can grow)
 
 
 def test_multichannel_state_is_per_channel(model):
@@ -177,9 +181,26 @@ def test_fixed_masks_follow_the_float_reference(model):
         if xi.ndim == 4
         else gc.band_power(w.hp, xi[0].astype(float))
     )
-    ref = gc.GroupCommState(w).process(p * 2.0 ** (-2 * frac))
+    no_df = gc.GroupCommHParams(**{**w.hp.to_dict(), "df_taps": 0})  # the same masks without the filter
+    ref = gc.GroupCommState(gc.GroupCommWeights.from_arrays(no_df, w.arrays)).process(p * 2.0 ** (-2 * frac))
     err = np.abs(masks - ref)
     assert err.mean() < 0.01 and err.max() < 0.15, (err.mean(), err.max())
+
+
+def test_fixed_output_follows_the_float_reference(model):
+    """Masked or deep-filtered front-end values: fixed point against the float reference run on the
+    same quantised inputs (the whole chain, filter included)."""
+    w, m = model
+    hp = w.hp
+    rng = np.random.default_rng(8)
+    xi, frac = _fixed_input(w, _signal(rng, 4000))
+    e = np.concatenate([xi[0, ..., 0], xi[0, ..., 1]]) if xi.ndim == 4 else xi[0]
+    e = e.astype(float) * 2.0**-frac  # (R, J), the STFT as [re; im]
+    ref = gc.apply_estimate(hp, e, gc.GroupCommState(w).process(gc.band_power(hp, e)))[0]
+    y = gf.FixedGroupCommState(m).process(xi, frac)[0]
+    y = (np.concatenate([y[..., 0], y[..., 1]]) if y.ndim == 3 else y).astype(float) * 2.0**-frac
+    rel = np.linalg.norm(y - ref) / np.linalg.norm(ref)
+    assert rel < 0.03, rel
 
 
 def test_formats_and_memory(model):
@@ -198,7 +219,11 @@ def test_formats_and_memory(model):
     )
     assert m.weight_bytes()["weights"] == n_w * m.weight_bits // 8
     means = hp.features if hp.feat_ema_shift else 0  # int32 running means
-    assert m.state_bytes(2) == 2 * ((gc.state_values(hp) - means) * 2 + (4 * means + 4 if means else 0))
+    past = max(hp.df_taps - 1, 0) * 2 * hp.features  # the deep filter's earlier frames: int32 (STFT), int16
+    rnn = hp.n_blocks * hp.rnn_layers * hp.groups * hp.hidden * (2 if hp.rnn == "lstm" else 1)
+    assert gc.state_values(hp) == rnn + means + past
+    past_bytes = past * (4 if hp.frontend == "stft" else 2)
+    assert m.state_bytes(2) == 2 * (rnn * 2 + (4 * means + 4 if means else 0) + past_bytes)
     assert m.scratch_bytes() > 0
     summ = gf.cost_summary(m, channels=2)
     assert (
@@ -303,6 +328,7 @@ def test_conv_codec_reconstructs_and_streams():
         (CONV_LSTM, 16, 2),
         (dict(frontend="conv", window=32, hop=16, enc_channels=24), 8, 1),
         ({**CONV_COMPLEX, "feat_ema_shift": 2}, 8, 2),
+        ({**CONV_COMPLEX, "df_taps": 3}, 8, 2),
     ],
 )
 def test_conv_chain_equals_the_three_stages(kw, bits, channels):

@@ -14,6 +14,9 @@ VARIANTS = [
     dict(frontend="conv", window=16, hop=8, enc_channels=12, inter="none", n_model=12, groups=1, hidden=8),
     dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, **SMALL),
     dict(frontend="stft", window=32, hop=16, feat_ema_shift=3, **SMALL),
+    dict(
+        frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, df_taps=3, n_outputs=2, **SMALL
+    ),
 ]
 
 
@@ -29,9 +32,13 @@ def test_streaming_any_chunking_is_bit_identical(kw, rng):
         parts.append(st.process(power[:, j : j + k]))
         j += k
     assert j == 40
-    np.testing.assert_array_equal(np.concatenate(parts, axis=2), whole)
-    assert whole.shape == (hp.n_outputs, hp.features, 40)
-    assert np.all((whole > 0) & (whole < 1))  # sigmoid masks are bounded
+    np.testing.assert_array_equal(np.concatenate(parts, axis=-1), whole)
+    if hp.df_taps:  # deep-filter coefficients: tanh terms, plus the sigmoid mask on tap 0's real part
+        assert whole.shape == (hp.n_outputs, hp.df_taps, 2, hp.features, 40)
+        assert np.all((whole > -1) & (whole < 1 + (np.arange(hp.df_taps) == 0)[:, None, None, None]))
+    else:
+        assert whole.shape == (hp.n_outputs, hp.features, 40)
+        assert np.all((whole > 0) & (whole < 1))  # sigmoid masks are bounded
 
 
 def test_reset_restores_the_initial_state(rng):
@@ -161,5 +168,5 @@ def test_stft_codec_is_the_stft(rng):
     np.testing.assert_allclose(gc.band_power(hp, e), X.real**2 + X.imag**2, atol=1e-12)
     m = rng.uniform(size=X.shape)
     np.testing.assert_allclose(
-        gc.apply_mask(hp, e, m), np.concatenate([(X * m).real, (X * m).imag]), atol=1e-12
+        gc.apply_estimate(hp, e, m[None])[0], np.concatenate([(X * m).real, (X * m).imag]), atol=1e-12
     )

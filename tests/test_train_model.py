@@ -24,6 +24,8 @@ VARIANTS = [
     dict(frontend="conv", window=16, hop=8, enc_channels=12, inter="none", n_model=12, groups=1, hidden=8),
     dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, enc_window=24, **SMALL),
     dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, feat_ema_shift=2, **SMALL),
+    dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, df_taps=3, **SMALL),
+    dict(frontend="stft", window=32, hop=16, df_taps=2, n_outputs=2, **SMALL),
 ]
 
 
@@ -231,8 +233,8 @@ def test_average_of_checkpoints_is_the_mean_of_their_weights(tmp_path):
         average_checkpoints([paths[0], tmp_path / "x.pt"], tmp_path / "bad.npz")
 
 
-@pytest.mark.parametrize("ema", [0, 3])
-def test_benchmark_torch_stream_is_the_model(rng, ema):
+@pytest.mark.parametrize("ema,taps", [(0, 0), (3, 0), (0, 3)])
+def test_benchmark_torch_stream_is_the_model(rng, ema, taps):
     """The benchmark's hop-by-hop PyTorch loop (its baseline) computes what the whole-sequence model does."""
     import importlib.util
 
@@ -244,7 +246,14 @@ def test_benchmark_torch_stream_is_the_model(rng, ema):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     hp = gc.GroupCommHParams(
-        frontend="conv", window=32, hop=16, enc_channels=34, enc_complex=True, feat_ema_shift=ema, **SMALL
+        frontend="conv",
+        window=32,
+        hop=16,
+        enc_channels=34,
+        enc_complex=True,
+        feat_ema_shift=ema,
+        df_taps=taps,
+        **SMALL,
     )
     net = _random_net(hp).float()
     x = torch.from_numpy(0.1 * rng.standard_normal(800).astype(np.float32))

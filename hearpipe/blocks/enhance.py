@@ -110,19 +110,24 @@ class GroupComm(Block):
             self.ops = self.fixed_state.ops
         else:
             self.states = [gc.GroupCommState(self.w) for _ in range(self.channels)]
+            n_past = max(self.hp.df_taps - 1, 0)  # the deep filter's earlier frames, per channel
+            self.past = [np.zeros((2 * self.hp.features, n_past)) for _ in range(self.channels)]
 
     def process(self, x: np.ndarray) -> np.ndarray:
         if self.fixed:
             return self.fixed_state.process(x, self.fmt.frac_bits)
-        stft = np.iscomplexobj(x)
+        hp, stft, nb = self.hp, np.iscomplexobj(x), self.hp.features
         y = np.empty_like(x)
         o = self.params.output
         for c in range(self.channels):
-            st = self.states[c]
-            power = x[c].real ** 2 + x[c].imag ** 2 if stft else gc.band_power(self.hp, x[c])
-            for j in range(x.shape[2]):
-                m = st.step(power[:, j])[o]
-                y[c, :, j] = x[c, :, j] * m if stft else gc.apply_mask(self.hp, x[c, :, j], m)
+            e = np.concatenate([x[c].real, x[c].imag]) if stft else x[c]  # (R, J), STFT as [re; im]
+            est = self.states[c].process(gc.band_power(hp, e))[o : o + 1]
+            if hp.df_taps:
+                yc = gc.deep_filter(hp, e, est, self.past[c])[0]
+                self.past[c] = np.concatenate([self.past[c], e], axis=1)[:, e.shape[1] :]
+            else:
+                yc = gc.apply_estimate(hp, e, est)[0]
+            y[c] = yc[:nb] + 1j * yc[nb:] if stft else yc
         return y
 
     def cost(self) -> Cost:
@@ -141,10 +146,9 @@ class GroupComm(Block):
         fixed = self.ctx.fixed
         wb = word_bytes(self.ctx)
         o = gc.ops_per_frame(hp)
-        n_val = 2 if hp.complex_bands else 1  # real values per feature (complex bins or bands: 2)
-        ops = add_ops(Counter(), **{"mac8" if fixed else "mac_f32": (o["mac"] + n_val * hp.features) * c})
+        ops = add_ops(Counter(), **{"mac8" if fixed else "mac_f32": (o["mac"] + gc.filter_macs(hp)) * c})
         add_ops(ops, add=o["add"] * c, cmp=o["cmp"] * c, lut=o["lut"] * c)
-        add_ops(ops, mul=(o["mul"] + n_val * hp.features) * c)  # + applying the mask
+        add_ops(ops, mul=(o["mul"] + gc.filter_macs(hp)) * c)  # + applying the mask
         if not fixed:  # float devices compute log2, sigmoid and tanh instead of table look-ups
             ops["transcendental"] += ops.pop("lut")
         codec = hp.enc_channels * (hp.analysis_window + hp.window) if hp.frontend == "conv" else 0

@@ -212,6 +212,12 @@ def mask_mul(n: int, complex_input: bool = False) -> Counter:
     return _c(mul=k * n, add=2 * k * n)
 
 
+def deep_filter(bands: int, taps: int, wide: bool = False) -> Counter:
+    """deep_filter_q15 on one frame: 4 MACs per tap and band (int32 band values: mac32), the mask added
+    to tap 0, two rounded and saturated outputs per band."""
+    return _c(**{"mac32" if wide else "mac16": 4 * taps * bands}, add=5 * bands, cmp=4 * bands)
+
+
 def cmplx_mult(n: int) -> Counter:
     """cmplx_mult_q15 / cmplx_mult_s16 on n complex values."""
     return _c(mul=4 * n, add=6 * n)

@@ -1,4 +1,5 @@
-"""Element-wise fixed-point kernels: ReLU/PReLU, mean over groups, mask multiply, complex multiply.
+"""Element-wise fixed-point kernels: ReLU/PReLU, mean over groups, mask multiply, complex multiply,
+the deep filter (a complex FIR across frames per band).
 
 All int16 in and out, saturating; products rounded half up (`rshift_round`) unless a CMSIS function is
 reproduced (then its truncation). 2-D arrays are (rows, features); callers reshape.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from hearpipe.fixed._opidx import ADD, CMP, DIV, MUL
+from hearpipe.fixed._opidx import ADD, CMP, DIV, MAC16, MAC32, MUL
 from hearpipe.fixed.ops import rshift_round, sat16
 
 
@@ -113,3 +114,35 @@ def cmplx_mult_s16(a, b, shift, out, ops):
     n = r_n * (n2 // 2)
     ops[MUL] += 4 * n
     ops[ADD] += 6 * n
+
+
+@njit(inline="always", cache=True)
+def deep_filter_frame(xr, xi, mask, tr, ti, lo, hi, yr, yi):
+    """One frame of a deep filter (a complex FIR across frames, per band): xr, xi (L, F) the bands'
+    (re, im) of this frame (row 0) and the L-1 before it, int16 or int32; mask (F,) Q15; tr, ti (L, F)
+    Q15 tanh terms. Coefficients c_0 = mask + tr[0] + j ti[0], c_l = tr[l] + j ti[l];
+    yr + j yi = clamp(round(sum_l c_l (xr_l + j xi_l) / 2**15), lo, hi), sums exact in int64."""
+    taps, f_n = xr.shape
+    for f in range(f_n):
+        a = np.int64(mask[f]) + tr[0, f]
+        b = np.int64(ti[0, f])
+        sr = a * xr[0, f] - b * xi[0, f]
+        si = a * xi[0, f] + b * xr[0, f]
+        for lag in range(1, taps):
+            a = np.int64(tr[lag, f])
+            b = np.int64(ti[lag, f])
+            sr += a * xr[lag, f] - b * xi[lag, f]
+            si += a * xi[lag, f] + b * xr[lag, f]
+        yr[f] = min(max(rshift_round(sr, 15), lo), hi)
+        yi[f] = min(max(rshift_round(si, 15), lo), hi)
+
+
+@njit(cache=True)
+def deep_filter_q15(xr, xi, mask, tr, ti, lo, hi, yr, yi, ops):
+    """`deep_filter_frame` as a library kernel (int16 or int32 band values: mac16 or mac32 counted, as
+    `count.deep_filter`)."""
+    deep_filter_frame(xr, xi, mask, tr, ti, lo, hi, yr, yi)
+    taps, f_n = xr.shape
+    ops[MAC16 if xr.itemsize == 2 else MAC32] += 4 * taps * f_n
+    ops[ADD] += 5 * f_n  # mask + tanh term; two rounding shifts (2 each)
+    ops[CMP] += 4 * f_n  # two saturations

@@ -66,6 +66,9 @@ class GroupCommHParams:
     feat_ema_shift: int = 0  # k > 0: the model also reads each feature minus its running mean, an
     # exponential average mean += 2**-k (f - mean) (time constant 2**k frames) started at the first frame:
     # a per-band noise-floor reference no statistics window has to wait for (causal)
+    df_taps: int = 0  # L > 0 (complex bands only): a deep filter instead of a real mask - each output band
+    # is sum_l c_l X_{t-l} over this and the L-1 previous frames, complex coefficients c_l = tanh(head)
+    # (+ the sigmoid mask on c_0): phase-aware, and it resolves harmonics finer than the 8 ms frames' bins
     log_eps: float = 2.0**-27
     feat_scale: float = 0.125
     sample_rate_hz: float = 16000.0
@@ -97,6 +100,10 @@ class GroupCommHParams:
             bad("enc_complex", "needs the conv front end with an even number of enc_channels")
         if self.frontend == "stft" and self.window % 2:
             bad("window", "must be even for the STFT front end")
+        if not 0 <= self.df_taps <= 8:
+            bad("df_taps", "must be 0 (a real mask) or 1..8 taps")
+        if self.df_taps and not self.complex_bands:
+            bad("df_taps", "needs complex bands (the STFT front end, or the conv front end with enc_complex)")
 
     @property
     def features(self) -> int:
@@ -118,6 +125,11 @@ class GroupCommHParams:
     def analysis_window(self) -> int:
         """Samples each encoder frame reads (the conv encoder's length; the STFT window)."""
         return self.enc_window or self.window
+
+    @property
+    def df_per_group(self) -> int:
+        """Deep-filter head outputs per group: C outputs x L taps x (re, im) x P bands."""
+        return self.n_outputs * self.df_taps * 2 * self.mask_per_group
 
     @property
     def group_dim(self) -> int:
@@ -166,16 +178,11 @@ def stft_codec(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def band_power(hp: GroupCommHParams, e: np.ndarray) -> np.ndarray:
-    """Conv encoder output e (N, ...) -> the mask estimator's power input (features, ...)."""
-    if hp.enc_complex:
+    """Encoder output e (N, ...) (STFT: [re; im]) -> the mask estimator's power input (features, ...)."""
+    if hp.complex_bands:
         f = hp.features
         return e[:f] ** 2 + e[f:] ** 2
     return e**2
-
-
-def apply_mask(hp: GroupCommHParams, e: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Conv encoder output e (N, ...) times a mask (features, ...): per channel, or per band."""
-    return e * (np.concatenate([m, m]) if hp.enc_complex else m)
 
 
 # -- elementary operations (each maps to one fixed-point kernel) ------------------------------------
@@ -278,6 +285,9 @@ def expected_shapes(hp: GroupCommHParams) -> dict[str, tuple[int, ...]]:
         s[f"{p}out.bias"] = (d,)
     s["mask.weight"] = (hp.n_outputs * hp.mask_per_group, d)
     s["mask.bias"] = (hp.n_outputs * hp.mask_per_group,)
+    if hp.df_taps:
+        s["df.weight"] = (hp.df_per_group, d)
+        s["df.bias"] = (hp.df_per_group,)
     return s
 
 
@@ -314,7 +324,8 @@ class GroupCommState:
         return np.concatenate([f, f - self.mean])
 
     def step(self, power: np.ndarray, probe: dict | None = None) -> np.ndarray:
-        """One frame: per-feature power (features,) -> masks (C, features).
+        """One frame: per-feature power (features,) -> masks (C, features), or with `df_taps` L the deep
+        filter's coefficients (C, L, 2, features): (re, im) per tap, the mask included in tap 0's re.
 
         `probe`, if given, collects (min, max) of every intermediate (see `activation_ranges`).
         """
@@ -349,17 +360,42 @@ class GroupCommState:
                 s = rec(q + "h", self.h[i])
             x = x + rec(p + "out", matvec(w[p + "out.weight"], w[p + "out.bias"], s))
             rec(p + "x", x)
-        m = sigmoid(rec("mask.logits", matvec(w["mask.weight"], w["mask.bias"], x)))  # (K, C*P)
-        m = m.reshape(hp.groups, hp.n_outputs, hp.mask_per_group).transpose(1, 0, 2)
-        return m.reshape(hp.n_outputs, -1)[:, : hp.features]
+        m = _per_band(hp, sigmoid(rec("mask.logits", matvec(w["mask.weight"], w["mask.bias"], x))), 1)[:, 0]
+        if not hp.df_taps:
+            return m
+        d = _per_band(hp, np.tanh(rec("df.logits", matvec(w["df.weight"], w["df.bias"], x))), 2 * hp.df_taps)
+        d = d.reshape(hp.n_outputs, hp.df_taps, 2, hp.features)
+        d[:, 0, 0] += m
+        return d
 
     def process(self, power: np.ndarray) -> np.ndarray:
-        """Frames of power (features, J) -> masks (C, features, J), one frame at a time."""
-        hp = self.w.hp
-        out = np.empty((hp.n_outputs, hp.features, power.shape[1]))
-        for j in range(power.shape[1]):
-            out[:, :, j] = self.step(power[:, j])
-        return out
+        """Frames of power (features, J) -> `step`'s output per frame, frames last (..., J)."""
+        return np.stack([self.step(power[:, j]) for j in range(power.shape[1])], axis=-1)
+
+
+def _per_band(hp: GroupCommHParams, y: np.ndarray, n: int) -> np.ndarray:
+    """Head outputs (K, C*n*P) -> (C, n, features): the groups' P values concatenated per band."""
+    y = y.reshape(hp.groups, hp.n_outputs, n, hp.mask_per_group).transpose(1, 2, 0, 3)
+    return y.reshape(hp.n_outputs, n, -1)[:, :, : hp.features]
+
+
+def deep_filter(hp: GroupCommHParams, e: np.ndarray, coef: np.ndarray, past: np.ndarray | None = None):
+    """Frames e (2F, J) of complex bands [re; im] through the deep filter's coefficients (C, L, 2, F, J)
+    -> (C, 2F, J): band f of frame j is sum_l c_l e_{j-l} (complex product). `past`: the L-1 frames
+    before e (2F, L-1), oldest first; zeros (the start of a stream) if None."""
+    nb, j, L = hp.features, e.shape[1], hp.df_taps
+    ext = np.concatenate([np.zeros((2 * nb, L - 1)) if past is None else past, e], axis=1)
+    xr = np.stack([ext[:nb, L - 1 - lag : L - 1 - lag + j] for lag in range(L)])  # (L, F, J)
+    xi = np.stack([ext[nb:, L - 1 - lag : L - 1 - lag + j] for lag in range(L)])
+    a, b = coef[:, :, 0], coef[:, :, 1]  # (C, L, F, J)
+    return np.concatenate([(a * xr - b * xi).sum(axis=1), (a * xi + b * xr).sum(axis=1)], axis=1)
+
+
+def apply_estimate(hp: GroupCommHParams, e: np.ndarray, est: np.ndarray) -> np.ndarray:
+    """Encoder frames e (R, J) (STFT: [re; im]) and `GroupCommState.process`'s output -> (C, R, J)."""
+    if hp.df_taps:
+        return deep_filter(hp, e, est)
+    return e[None] * (np.concatenate([est, est], axis=1) if hp.complex_bands else est)
 
 
 def _recorder(probe: dict | None):
@@ -453,14 +489,14 @@ def enhance(x: np.ndarray, w: GroupCommWeights) -> np.ndarray:
     out = np.zeros((hp.n_outputs, T))
     if hp.frontend == "stft":
         X = stft_frames(x, hp.window, hp.hop)
-        m = st.process(X.real**2 + X.imag**2)
+        y = apply_estimate(hp, np.concatenate([X.real, X.imag]), st.process(X.real**2 + X.imag**2))
         for c in range(hp.n_outputs):
-            out[c] = istft_frames(X * m[c], hp.window, hp.hop, T)
+            out[c] = istft_frames(y[c, : hp.features] + 1j * y[c, hp.features :], hp.window, hp.hop, T)
     else:
         e = conv_encode(x, w["enc.weight"], hp.hop)
-        m = st.process(band_power(hp, e))
+        y = apply_estimate(hp, e, st.process(band_power(hp, e)))
         for c in range(hp.n_outputs):
-            out[c] = conv_decode(apply_mask(hp, e, m[c]), w["dec.weight"], hp.hop, T)
+            out[c] = conv_decode(y[c], w["dec.weight"], hp.hop, T)
     return out
 
 
@@ -526,12 +562,21 @@ def ops_per_frame(hp: GroupCommHParams) -> dict[str, int]:
     mac += K * C * P * d
     add += K * C * P
     lut += K * C * P
+    if hp.df_taps:  # the deep filter's head (tanh per value); the filter itself is `filter_macs`
+        mac += K * hp.df_per_group * d
+        add += K * hp.df_per_group
+        lut += K * hp.df_per_group
     return {"mac": mac, "add": add, "mul": mul, "lut": lut, "cmp": cmp_}
+
+
+def past_values(hp: GroupCommHParams) -> int:
+    """Front-end values the deep filter keeps: the L-1 previous frames of 2F (re, im) band values."""
+    return max(hp.df_taps - 1, 0) * 2 * hp.features
 
 
 def state_values(hp: GroupCommHParams) -> int:
     n = hp.n_blocks * hp.rnn_layers * hp.groups * hp.hidden
-    return (2 * n if hp.rnn == "lstm" else n) + (hp.features if hp.feat_ema_shift else 0)
+    return (2 * n if hp.rnn == "lstm" else n) + (hp.features if hp.feat_ema_shift else 0) + past_values(hp)
 
 
 def scratch_values(hp: GroupCommHParams) -> int:
@@ -542,14 +587,21 @@ def scratch_values(hp: GroupCommHParams) -> int:
     return hp.n_in + hp.n_model * 2 + max(inter, K * 2 * g * h, K * hp.n_outputs * hp.mask_per_group)
 
 
+def filter_macs(hp: GroupCommHParams) -> int:
+    """Multiplies applying one output's mask (one per front-end value) or deep filter (4 per band and tap)."""
+    if hp.df_taps:
+        return 4 * hp.df_taps * hp.features
+    return 2 * hp.features if hp.complex_bands else hp.features
+
+
 def frontend_macs_per_frame(hp: GroupCommHParams) -> int:
     """Encoder + mask + decoder multiply-accumulates (STFT: direct DFT bound; an FFT needs fewer)."""
     if hp.frontend == "conv":
         n, W = hp.enc_channels, hp.window
-        return n * hp.analysis_window + n * W * hp.n_outputs + n * hp.n_outputs
+        return n * hp.analysis_window + n * W * hp.n_outputs + filter_macs(hp) * hp.n_outputs
     L = hp.window
     # real FFT + inverse as butterflies ~ 2 * (L/2) log2(L/2) complex mults (4 MACs each), window, mask
-    return 2 * 4 * (L // 2) * int(math.log2(L // 2)) + 2 * L + 2 * hp.features
+    return 2 * 4 * (L // 2) * int(math.log2(L // 2)) + 2 * L + filter_macs(hp)
 
 
 def summary(hp: GroupCommHParams) -> dict[str, float]:

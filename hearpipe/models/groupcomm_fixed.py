@@ -22,7 +22,9 @@ Formats, frame by frame (Qm.n: m integer bits including the sign, n fraction bit
 | LSTM cell state c | | int16 Q4.12 (saturating) |
 | mask logits | W_m x_g + b_m | int16 Q4.12 (sigmoid input; saturate at +-8) |
 | masks | sigmoid table | int16 Q1.15 in [0, 32767] |
+| deep-filter logits, terms (`df_taps`) | W_df x_g + b_df, tanh table | int16 Q4.12, Q1.15 |
 | output | X * mask (STFT, int32) or e * mask (conv, int16), rounded | the input's format |
+| deep-filter output | sum over taps of complex products in int64, rounded (`deep_filter_q15`) | the input's format |
 
 Weights: per output row w[m] = w_int[m] * s[m], s[m] = max|w[m]| / 127 (int8) or / 32767 (int16),
 rounded to nearest; biases int64 in the accumulator's scale s[m] 2**-F_in; one Q31 multiplier and
@@ -62,11 +64,18 @@ import numpy as np
 
 from hearpipe.errors import InvalidInput
 from hearpipe.fixed import count
-from hearpipe.fixed.elementwise import mask_mul_s16, mean_groups_s16, prelu_s16
+from hearpipe.fixed.elementwise import deep_filter_q15, mask_mul_s16, mean_groups_s16, prelu_s16
 from hearpipe.fixed.linalg import acc32_is_safe, dense_s16
 from hearpipe.fixed.ops import add_q15, new_ops, quantize_multiplier
 from hearpipe.fixed.rnn import RnnQ
-from hearpipe.fixed.tables import LOG2_TABLE, SIGMOID_TABLE, TANH_TABLE, log2_db_array, sigmoid_array
+from hearpipe.fixed.tables import (
+    LOG2_TABLE,
+    SIGMOID_TABLE,
+    TANH_TABLE,
+    log2_db_array,
+    sigmoid_array,
+    tanh_array,
+)
 from hearpipe.models import groupcomm as gc
 from hearpipe.models import groupcomm_fixed_kernels as kr
 
@@ -168,9 +177,13 @@ def _probe_step(st: gc.GroupCommState, power: np.ndarray, rec) -> np.ndarray:
                 st.h[i], st.c[i] = gc.lstm_cell(s, st.h[i], st.c[i], *args)
             s = st.h[i]
         x = rec("res", x + rec("res", mv(w[p + "out.weight"], w[p + "out.bias"], s)))
-    m = gc.sigmoid(rec("logits", mv(w["mask.weight"], w["mask.bias"], x)))
-    m = m.reshape(hp.groups, hp.n_outputs, hp.mask_per_group).transpose(1, 0, 2)
-    return m.reshape(hp.n_outputs, -1)[:, : hp.features]
+    m = gc._per_band(hp, gc.sigmoid(rec("logits", mv(w["mask.weight"], w["mask.bias"], x))), 1)[:, 0]
+    if not hp.df_taps:
+        return m
+    d = gc._per_band(hp, np.tanh(mv(w["df.weight"], w["df.bias"], x)), 2 * hp.df_taps)  # logits: Q4.12
+    d = d.reshape(hp.n_outputs, hp.df_taps, 2, hp.features)
+    d[:, 0, 0] += m
+    return d
 
 
 # -- quantised layers -------------------------------------------------------------------------------
@@ -269,7 +282,7 @@ class FixedGroupComm:
         self.dims = np.array(
             [hp.groups, hp.group_dim, hp.hidden, hp.inter_hidden, hp.n_outputs, hp.mask_per_group, hp.features,
              hp.n_blocks, hp.rnn_layers, {"none": 0, "tac": 1, "rnn": 2}[hp.inter], int(hp.rnn == "lstm"),
-             int(self.acc32), hp.feat_ema_shift],
+             int(self.acc32), hp.feat_ema_shift, hp.df_taps],
             dtype=np.int64,
         )  # fmt: skip
         f = self.formats
@@ -297,9 +310,13 @@ class FixedGroupComm:
 
     def state_bytes(self, channels: int = 1) -> int:
         """State kept between frames: int16 h (and c for LSTM); with feat_ema_shift, int32 running means
-        and a started flag (one word)."""
-        means = self.hp.features if self.hp.feat_ema_shift else 0
-        return ((gc.state_values(self.hp) - means) * 2 + (means * 4 + 4 if means else 0)) * channels
+        and a started flag (one word); with df_taps L, the L-1 previous input frames (conv: int16, STFT:
+        int32 values)."""
+        hp = self.hp
+        means = hp.features if hp.feat_ema_shift else 0
+        past = gc.past_values(hp) * (4 if hp.frontend == "stft" else 2)
+        rnn = (gc.state_values(hp) - means - gc.past_values(hp)) * 2
+        return (rnn + (means * 4 + 4 if means else 0) + past) * channels
 
     def scratch_bytes(self) -> int:
         """Live buffers while one frame runs (per channel, reusable between channels): power (int64) and
@@ -310,7 +327,8 @@ class FixedGroupComm:
         inter = {"tac": k * hi + hi + 2 * hi + d, "rnn": 2 * k * hi + 2 * hi + d, "none": 0}[hp.inter]
         int16 = (
             hp.n_in + hp.n_model + max(inter, 2 * g * hp.hidden + hp.hidden, d) + hp.n_outputs * hp.features
-        )
+            + hp.n_outputs * 2 * hp.df_taps * hp.features  # deep-filter terms
+        )  # fmt: skip
         return 8 * hp.features + 2 * int16 + 4 * self.width
 
 
@@ -401,6 +419,8 @@ def quantize_model(
             L.append(quantize_dense(q + "hh", w[q + "weight_hh"], w[q + "bias_hh"], H_FRAC, GATE_FRAC, b))
         L.append(quantize_dense(p + "out", w[p + "out.weight"], w[p + "out.bias"], H_FRAC, fm.res, b))
     L.append(quantize_dense("mask", w["mask.weight"], w["mask.bias"], fm.res, GATE_FRAC, b))
+    if hp.df_taps:
+        L.append(quantize_dense("df", w["df.weight"], w["df.bias"], fm.res, GATE_FRAC, b))
     if alphas:
         alpha = np.floor(np.concatenate(alphas) * 2.0**f_alpha + 0.5).astype(np.int64)
         alpha = np.clip(alpha, -32768, 32767).astype(np.int16)
@@ -511,7 +531,11 @@ def ops_per_frame(model: FixedGroupComm, parts=("features", "network", "mask")) 
                 c += rnn(d if layer == 0 else h, h, 1, k, bits)
             c += count.dense(d, h, k, bits) + count.add_q15(k * d)
         c += count.dense(hp.n_outputs * hp.mask_per_group, d, k, bits) + count.sigmoid(hp.n_outputs * F)
-    if "mask" in parts:
+        if hp.df_taps:
+            c += count.dense(hp.df_per_group, d, k, bits) + count.sigmoid(hp.n_outputs * 2 * hp.df_taps * F)
+    if "mask" in parts and hp.df_taps:  # the delay line moves, then the filter runs
+        c += Counter(move=gc.past_values(hp)) + count.deep_filter(F, hp.df_taps, wide=hp.frontend == "stft")
+    elif "mask" in parts:
         c += count.mask_mul(F, complex_input=hp.complex_bands)
     return c
 
@@ -572,11 +596,18 @@ class FixedGroupCommState:
         self.h = np.zeros((self.channels, n, hp.groups, hp.hidden), np.int16)
         self.c = np.zeros((self.channels, n, hp.groups, hp.hidden), np.int16)
         self.ema = np.zeros((self.channels, hp.features + 1), np.int64)  # running means (feat_ema_shift)
+        taps = max(hp.df_taps, 1)  # the deep filter's delay line: this frame and the L-1 before it
+        self.hist = (
+            np.zeros((self.channels, taps, hp.features, 2), np.int32)
+            if hp.frontend == "stft"
+            else np.zeros((self.channels, taps, hp.enc_channels), np.int16)
+        )
+        self._dfc = np.zeros((hp.n_outputs, taps, 2, hp.features), np.int16)
         m = self.model
         sig_f, tanh_f = full_tables()
         self._args = [  # the kernel's per-channel arguments, built once (a hop-by-hop call is short)
             (m.c24, LOG2_TABLE, m.dims, m.fmts, m.lay, m.wt, m.bias, m.mq, m.sh, m.alpha, self.h[ch], self.c[ch],
-             self.ema[ch], sig_f, tanh_f, self._scr, self._acc, self.output)
+             self.ema[ch], self.hist[ch], self._dfc, sig_f, tanh_f, self._scr, self._acc, self.output)
             for ch in range(self.channels)
         ]  # fmt: skip
 
@@ -630,6 +661,10 @@ class FixedGroupCommState:
         for j in range(n_frames):
             kr.deviation(inp[j : j + 1], hp.features, self.ema[ch], hp.feat_ema_shift)
             masks[j] = _library_frame(self, ch, inp[j])
+            if hp.df_taps:
+                self._filter_lib(ch, a[:, j], masks[j, self.output], out[:, j])
+        if hp.df_taps:
+            return masks
         if hp.frontend == "stft":
             kr.apply_mask_stft(a, masks, self.output, out)
             self.ops += m.ops_mask_arr * n_frames
@@ -641,6 +676,27 @@ class FixedGroupCommState:
             out[:] = res.T
         return masks
 
+    def _filter_lib(self, ch: int, frame: np.ndarray, mask: np.ndarray, out: np.ndarray) -> None:
+        """The deep filter on one frame (library path): the delay line moves (counted), then
+        `deep_filter_q15`; frame and out (N,) int16 or (F, 2) int32."""
+        hp, hist, f_n = self.model.hp, self.hist[ch], self.model.hp.features
+        hist[1:] = hist[:-1].copy()
+        hist[0] = frame
+        self.ops += _as_array(Counter(move=gc.past_values(hp)))
+        t = self._dfc[self.output]
+        if hp.frontend == "stft":
+            lim = (-(2**31), 2**31 - 1)
+            xr, xi, yr, yi = hist[:, :, 0], hist[:, :, 1], out[:, 0], out[:, 1]
+        else:
+            lim = (-32768, 32767)
+            xr, xi, yr, yi = hist[:, :f_n], hist[:, f_n:], out[:f_n], out[f_n:]
+        rr, ri = np.empty_like(yr), np.empty_like(yi)
+        deep_filter_q15(
+            np.ascontiguousarray(xr), np.ascontiguousarray(xi), np.ascontiguousarray(mask),
+            np.ascontiguousarray(t[:, 0]), np.ascontiguousarray(t[:, 1]), *lim, rr, ri, self.ops,
+        )  # fmt: skip
+        yr[:], yi[:] = rr, ri
+
     def masks(self, data, frac_bits: int) -> np.ndarray:
         """All C masks, int16 Q1.15 (channels, C, features, frames); advances the state."""
         a = self._check(data, frac_bits)
@@ -651,12 +707,12 @@ class FixedGroupCommState:
 
     def process(self, data, frac_bits: int) -> np.ndarray:
         """Masked front-end values (the model's output `output`), same dtype, shape and format as data
-        (an int16 spectrum comes back int16: a mask <= 1 never grows a value)."""
+        (an int16 spectrum comes back int16, saturated: a mask <= 1 never grows a value, a deep filter can)."""
         a = self._check(data, frac_bits)
         out = np.empty_like(a)
         for ch in range(self.channels):
             self._run(ch, a[ch], frac_bits, out[ch])
-        return out.astype(np.int16) if np.asarray(data).dtype == np.int16 else out
+        return np.clip(out, -32768, 32767).astype(np.int16) if np.asarray(data).dtype == np.int16 else out
 
     def step(self, frame, frac_bits: int) -> np.ndarray:
         """One frame: (channels, bins, 2) int32 or (channels, N) int16 -> masked frame, same format."""
@@ -757,6 +813,13 @@ def _library_frame(st: FixedGroupCommState, ch: int, feat: np.ndarray) -> np.nda
     logits = np.ascontiguousarray(logits.transpose(1, 0, 2).reshape(hp.n_outputs, -1)[:, : hp.features])
     out = np.empty(logits.size, np.int16)
     sigmoid_array(logits.ravel(), SIGMOID_TABLE, out, st.ops)
+    if hp.df_taps:  # deep-filter terms into st._dfc (C, L, 2, F)
+        n = 2 * hp.df_taps
+        y = _dense_lib(st, "df", x).reshape(k, hp.n_outputs, n, hp.mask_per_group).transpose(1, 2, 0, 3)
+        y = np.ascontiguousarray(y.reshape(hp.n_outputs, n, -1)[:, :, : hp.features])
+        t = np.empty(y.size, np.int16)
+        tanh_array(y.ravel(), TANH_TABLE, t, st.ops)
+        st._dfc[:] = t.reshape(st._dfc.shape)
     return out.reshape(hp.n_outputs, hp.features)
 
 

@@ -30,11 +30,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from hearpipe.fixed.elementwise import deep_filter_frame
 from hearpipe.fixed.ops import requantize_s64, rshift_round, sat16, sat32
 from hearpipe.fixed.tables import log2_q16, sigmoid_q15, tanh_q15
 
 # dims indices
-D_K, D_D, D_H, D_HI, D_C, D_P, D_F, D_BLOCKS, D_LAYERS, D_INTER, D_RNN, D_ACC32, D_EMA = range(13)
+D_K, D_D, D_H, D_HI, D_C, D_P, D_F, D_BLOCKS, D_LAYERS, D_INTER, D_RNN, D_ACC32, D_EMA, D_DF = range(14)
 INTER_NONE, INTER_TAC, INTER_RNN = 0, 1, 2
 RNN_GRU, RNN_LSTM = 0, 1
 # fmts indices: feature frac, residual frac, PReLU slope frac, then one TAC frac per block
@@ -165,10 +166,13 @@ def _lstm(wt, lay, li, xs, nb, hs, cs, bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
 
 
 @njit(cache=True)
-def _net_frame(feat, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f, scr, acc, masks):
+def _net_frame(
+    feat, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f, scr, acc, masks, dfc
+):
     """The mask estimator on one frame: inputs feat (1, n_in) int16 (format fmts[F_FEAT]) -> masks (C, F)
-    Q15. h_st / c_st (blocks * layers, K, H) int16: recurrent state, updated in place. scr (9, >= K,
-    width) int16 scratch; acc (int64, int32) accumulator scratch, each (>= K, width) (see `_dense`)."""
+    Q15 and, with L = dims[D_DF] > 0 deep-filter taps, its tanh terms dfc (C, L, 2, F) Q15. h_st / c_st
+    (blocks * layers, K, H) int16: recurrent state, updated in place. scr (9, >= K, width) int16 scratch;
+    acc (int64, int32) accumulator scratch, each (>= K, width) (see `_dense`)."""
     kk, d, hi, cc, pp, ff = dims[D_K], dims[D_D], dims[D_HI], dims[D_C], dims[D_P], dims[D_F]
     n_blocks, n_layers, inter, rnn = dims[D_BLOCKS], dims[D_LAYERS], dims[D_INTER], dims[D_RNN]
     afrac = fmts[F_ALPHA]
@@ -263,6 +267,25 @@ def _net_frame(feat, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f
                 f = g * pp + p
                 if f < ff:
                     masks[c, f] = sig_f[np.int64(y[g, c * pp + p]) + 32768]
+    taps = dims[D_DF]
+    if taps:  # deep-filter head (the next layer): logits Q4.12 per (output, tap, re/im, band), tanh table
+        _dense(wt, lay, li + 1, x, kk, bias, mq, sh, lo, hi16, y, acc)
+        for g in range(kk):
+            for c in range(cc):
+                for t in range(2 * taps):
+                    for p in range(pp):
+                        f = g * pp + p
+                        if f < ff:
+                            dfc[c, t // 2, t % 2, f] = tanh_f[
+                                np.int64(y[g, (c * 2 * taps + t) * pp + p]) + 32768
+                            ]
+
+
+@njit(inline="always", cache=True)
+def _push_frame(dline):
+    """The deep filter's delay line (L, ...): rows move one frame older; row 0 is then rewritten."""
+    for lag in range(dline.shape[0] - 1, 0, -1):
+        dline[lag] = dline[lag - 1]
 
 
 @njit(cache=True)
@@ -345,12 +368,13 @@ def deviation(feat, f_n, ema, k):
 
 @njit(cache=True)
 def run_stft(
-    xc, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, ema, sig_f,
-    tanh_f, scr, acc, out_idx, masks, out, ops, ops_frame,
+    xc, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, ema, dline, dfc,
+    sig_f, tanh_f, scr, acc, out_idx, masks, out, ops, ops_frame,
 ):  # fmt: skip
     """Frames of an int32 spectrum xc (F, J, 2), one at a time: power (`power_stft`), log features
     (`log_features`), the network (`_net_frame`) -> masks (J, C, F) Q15, and out (F, J, 2) =
-    round(X * masks[:, out_idx] / 2**15). ops += ops_frame * J."""
+    round(X * masks[:, out_idx] / 2**15) or, with deep-filter taps, `deep_filter_frame` over the delay
+    line dline (L, F, 2) int32 (state; dfc scratch). ops += ops_frame * J."""
     f_n, j_n = xc.shape[0], xc.shape[1]
     feat = np.empty((1, _n_in(dims)), np.int16)
     lim = np.int64(1) << (62 - p_shift)
@@ -378,11 +402,21 @@ def run_stft(
             scr,
             acc,
             masks[j],
+            dfc,
         )
-        for f in range(f_n):
-            m = np.int64(masks[j, out_idx, f])
-            out[f, j, 0] = sat32(rshift_round(np.int64(xc[f, j, 0]) * m, 15))
-            out[f, j, 1] = sat32(rshift_round(np.int64(xc[f, j, 1]) * m, 15))
+        if dims[D_DF]:
+            _push_frame(dline)
+            for f in range(f_n):
+                dline[0, f, 0], dline[0, f, 1] = xc[f, j, 0], xc[f, j, 1]
+            deep_filter_frame(
+                dline[:, :, 0], dline[:, :, 1], masks[j, out_idx], dfc[out_idx, :, 0], dfc[out_idx, :, 1],
+                -2147483648, 2147483647, out[:, j, 0], out[:, j, 1],
+            )  # fmt: skip
+        else:
+            for f in range(f_n):
+                m = np.int64(masks[j, out_idx, f])
+                out[f, j, 0] = sat32(rshift_round(np.int64(xc[f, j, 0]) * m, 15))
+                out[f, j, 1] = sat32(rshift_round(np.int64(xc[f, j, 1]) * m, 15))
     for k in range(ops.shape[0]):
         ops[k] += ops_frame[k] * j_n
 
@@ -390,11 +424,12 @@ def run_stft(
 @njit(cache=True)
 def _conv_mask_frame(
     e, feat, p_shift, lim, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st,
-    ema, sig_f, tanh_f, scr, acc, out_idx, masks, out,
+    ema, dline, dfc, sig_f, tanh_f, scr, acc, out_idx, masks, out,
 ):  # fmt: skip
     """One encoder frame e (N,) int16 -> F = dims[D_F] features: power e^2 (`power_real`), or with
     N = 2F complex bands e[f]^2 + e[f + F]^2; log features (and `deviation`), the network -> masks (C, F) Q15,
-    out (N,) = sat16(round(e * mask / 2**15)) (`mask_mul_s16`, mask_frac 15; a band's mask on both)."""
+    out (N,) = sat16(round(e * mask / 2**15)) (`mask_mul_s16`, mask_frac 15; a band's mask on both) or,
+    with deep-filter taps, `deep_filter_frame` over the delay line dline (L, N) int16 (state)."""
     n_n, f_n = e.shape[0], dims[D_F]
     ffrac = fmts[F_FEAT]
     for f in range(f_n):
@@ -405,15 +440,26 @@ def _conv_mask_frame(
             p += y * y
         feat[0, f] = _log_feature(p, p_shift, lim, eps, p_frac, c24, log_t, ffrac)
     deviation(feat, f_n, ema, dims[D_EMA])
-    _net_frame(feat, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f, scr, acc, masks)
+    _net_frame(
+        feat, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f, scr, acc, masks, dfc
+    )
+    if dims[D_DF]:
+        _push_frame(dline)
+        for i in range(n_n):
+            dline[0, i] = e[i]
+        deep_filter_frame(
+            dline[:, :f_n], dline[:, f_n:], masks[out_idx], dfc[out_idx, :, 0], dfc[out_idx, :, 1], -32768, 32767,
+            out[:f_n], out[f_n:],
+        )  # fmt: skip
+        return
     for i in range(n_n):
         out[i] = sat16(rshift_round(np.int64(e[i]) * masks[out_idx, i % f_n], 15))
 
 
 @njit(cache=True)
 def run_conv(
-    e, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, ema, sig_f,
-    tanh_f, scr, acc, out_idx, masks, out, ops, ops_frame,
+    e, p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, ema, dline, dfc,
+    sig_f, tanh_f, scr, acc, out_idx, masks, out, ops, ops_frame,
 ):  # fmt: skip
     """As `run_stft` for real int16 encoder frames e (N, J): `_conv_mask_frame` per frame, out (N, J)."""
     j_n = e.shape[1]
@@ -422,7 +468,7 @@ def run_conv(
     for j in range(j_n):
         _conv_mask_frame(
             e[:, j], feat, p_shift, lim, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha,
-            h_st, c_st, ema, sig_f, tanh_f, scr, acc, out_idx, masks[j], out[:, j],
+            h_st, c_st, ema, dline, dfc, sig_f, tanh_f, scr, acc, out_idx, masks[j], out[:, j],
         )  # fmt: skip
     for k in range(ops.shape[0]):
         ops[k] += ops_frame[k] * j_n
@@ -493,8 +539,8 @@ def decode_ola(e, wt, lay, mq, sh, acc, bias, carry, hop, out_shift, out, ops, o
 @njit(cache=True)
 def run_conv_chain(
     x, hist, ewt, elay, ebias, emq, esh, eacc, frame,
-    p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, ema, sig_f,
-    tanh_f, scr, acc, out_idx, masks,
+    p_shift, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, ema, dline, dfc,
+    sig_f, tanh_f, scr, acc, out_idx, masks,
     dwt, dlay, dmq, dsh, dacc, dbias, carry, out_shift, out, ops, ops_frame,
 ):  # fmt: skip
     """Encoder, mask estimator and decoder of one channel in one call, hop by hop: x (k*hop,) int16 q15
@@ -512,7 +558,7 @@ def run_conv_chain(
         _encode_frame(x[j * hop : (j + 1) * hop], hist, ewt, elay, ebias, emq, esh, eacc, frame, col)
         _conv_mask_frame(
             col[0], feat, p_shift, lim, eps, p_frac, c24, log_t, dims, fmts, lay, wt, bias, mq, sh, alpha,
-            h_st, c_st, ema, sig_f, tanh_f, scr, acc, out_idx, masks, res[0],
+            h_st, c_st, ema, dline, dfc, sig_f, tanh_f, scr, acc, out_idx, masks, res[0],
         )  # fmt: skip
         _decode_frame(
             res, dwt, dlay, dmq, dsh, dacc, dbias, carry, out_shift, y, out[j * hop : (j + 1) * hop]

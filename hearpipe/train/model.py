@@ -93,6 +93,10 @@ class GroupCommNet(nn.Module):
         self.inp = nn.Linear(hp.n_in, hp.n_model)
         self.blocks = nn.ModuleList(_Block(hp) for _ in range(hp.n_blocks))
         self.mask = nn.Linear(hp.group_dim, hp.n_outputs * hp.mask_per_group)
+        if hp.df_taps:  # starts at zero: the deep filter starts as the real mask on the current frame
+            self.df = nn.Linear(hp.group_dim, hp.df_per_group)
+            nn.init.zeros_(self.df.weight)
+            nn.init.zeros_(self.df.bias)
         self.float()
 
     # -- the four steps ------------------------------------------------------------------------------
@@ -109,8 +113,8 @@ class GroupCommNet(nn.Module):
             return e[:, :nb] ** 2 + e[:, nb:] ** 2
         return e**2
 
-    def estimate_masks(self, e: torch.Tensor) -> torch.Tensor:
-        """Encoder output (B, R, J) -> masks (B, C, F, J) in (0, 1)."""
+    def _trunk(self, e: torch.Tensor) -> torch.Tensor:
+        """Encoder output (B, R, J) -> the groups' features after the blocks (B, J, K, D)."""
         hp = self.hp
         f = torch.log2(self.power(e) + hp.log_eps) * hp.feat_scale  # (B, F, J)
         if hp.feat_ema_shift:
@@ -119,17 +123,46 @@ class GroupCommNet(nn.Module):
         x = self.inp(f.transpose(1, 2)).reshape(b, j, hp.groups, hp.group_dim)
         for blk in self.blocks:
             x = blk(x)
-        m = torch.sigmoid(self.mask(x))  # (B, J, K, C*P)
-        m = m.reshape(b, j, hp.groups, hp.n_outputs, hp.mask_per_group).permute(0, 3, 2, 4, 1)
-        return m.reshape(b, hp.n_outputs, hp.groups * hp.mask_per_group, j)[:, :, : hp.features]
+        return x
 
-    def decode(self, e: torch.Tensor, m: torch.Tensor, n_samples: int) -> torch.Tensor:
-        """Apply masks (B, C, F, J) to e (B, R, J) and overlap-add -> (B, C, n_samples)."""
+    def _per_band(self, y: torch.Tensor, n: int) -> torch.Tensor:
+        """Head outputs (B, J, K, C*n*P) -> (B, C, n, F, J): the groups' P values concatenated per band."""
+        hp = self.hp
+        b, j = y.shape[:2]
+        y = y.reshape(b, j, hp.groups, hp.n_outputs, n, hp.mask_per_group).permute(0, 3, 4, 2, 5, 1)
+        return y.reshape(b, hp.n_outputs, n, hp.groups * hp.mask_per_group, j)[:, :, :, : hp.features]
+
+    def estimate(self, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Encoder output (B, R, J) -> masks (B, C, F, J) in (0, 1) and, with `df_taps` L, the deep
+        filter's tanh terms (B, C, L, 2, F, J) (else None)."""
+        x = self._trunk(e)
+        m = self._per_band(torch.sigmoid(self.mask(x)), 1)[:, :, 0]
+        if not self.hp.df_taps:
+            return m, None
+        d = self._per_band(torch.tanh(self.df(x)), 2 * self.hp.df_taps)
+        return m, d.reshape(*d.shape[:2], self.hp.df_taps, 2, *d.shape[3:])
+
+    def apply(self, e: torch.Tensor, m: torch.Tensor, d: torch.Tensor | None = None) -> torch.Tensor:
+        """Masked (or deep-filtered) encoder output (B, C, R, J). The filter: band f of output c is
+        sum_l c_l X_{t-l} with c_l = d[l, 0] + j d[l, 1] (+ m on c_0); frames before the start are zero."""
+        if d is None:
+            return e.unsqueeze(1) * (torch.cat([m, m], dim=2) if self.hp.complex_bands else m)
+        nb, j = self.hp.features, e.shape[-1]
+        er, ei = e[:, None, :nb], e[:, None, nb:]
+        a, b = m + d[:, :, 0, 0], d[:, :, 0, 1]
+        yr, yi = a * er - b * ei, a * ei + b * er
+        for lag in range(1, self.hp.df_taps):
+            xr, xi = F.pad(er, (lag, 0))[..., :j], F.pad(ei, (lag, 0))[..., :j]
+            a, b = d[:, :, lag, 0], d[:, :, lag, 1]
+            yr, yi = yr + a * xr - b * xi, yi + a * xi + b * xr
+        return torch.cat([yr, yi], dim=2)
+
+    def decode(self, y: torch.Tensor, n_samples: int) -> torch.Tensor:
+        """Synthesis of masked frames (B, C, R, J) with overlap-add -> (B, C, n_samples)."""
         L, S = self.hp.window, self.hp.hop
-        b, c, _, j = m.shape
-        mm = torch.cat([m, m], dim=2) if self.hp.complex_bands else m
+        b, c, _, j = y.shape
         basis = self.dec_basis if self.hp.frontend == "stft" else self.dec
-        y = F.conv_transpose1d((e.unsqueeze(1) * mm).reshape(b * c, -1, j), basis, stride=S)
+        y = F.conv_transpose1d(y.reshape(b * c, -1, j), basis, stride=S)
         y = y[:, 0, L - S : L - S + n_samples]  # J*S samples: a partial last hop is not output
         if y.shape[-1] < n_samples:
             y = F.pad(y, (0, n_samples - y.shape[-1]))
@@ -138,7 +171,7 @@ class GroupCommNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[-1]
         e = self.encode(x)
-        return self.decode(e, self.estimate_masks(e), n)
+        return self.decode(self.apply(e, *self.estimate(e)), n)
 
     # -- export ---------------------------------------------------------------------------------------
     def export_arrays(self, dtype=np.float32) -> dict[str, np.ndarray]:
@@ -174,6 +207,9 @@ class GroupCommNet(nn.Module):
             put(f"{p}out.bias", blk.out.bias)
         put("mask.weight", self.mask.weight)
         put("mask.bias", self.mask.bias)
+        if hp.df_taps:
+            put("df.weight", self.df.weight)
+            put("df.bias", self.df.bias)
         return out
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
@@ -191,8 +227,8 @@ class GroupCommNet(nn.Module):
         if name == "dec.weight":
             return self.dec
         head, _, rest = name.partition(".")
-        if head in ("in", "mask"):
-            mod = self.inp if head == "in" else self.mask
+        if head in ("in", "mask", "df"):
+            mod = {"in": self.inp, "mask": self.mask, "df": getattr(self, "df", None)}[head]
             return getattr(mod, rest)
         r = int(rest.split(".")[0])
         blk = self.blocks[r]
@@ -258,16 +294,25 @@ def grow(
     a = GroupCommHParams.from_dict(src)
     if a.frontend == "stft" and hp.frontend == "conv" and hp.enc_complex:
         arrays, a = _stft_as_conv(arrays, a, hp)
-    keep = {"enc_window": 0, "hidden": 0, "feat_ema_shift": 0}
+    keep = {"enc_window": 0, "hidden": 0, "feat_ema_shift": 0, "df_taps": 0}
     if {**a.to_dict(), **keep} != {**hp.to_dict(), **keep}:
         raise ValueError(f"weights of {a} do not fit a model {hp}")
     if a.analysis_window > hp.analysis_window or a.hidden > hp.hidden:
         raise ValueError(f"weights of {a} are larger than a model {hp}: they can only grow")
+    if a.df_taps > hp.df_taps:
+        raise ValueError(f"weights of {a} have more deep-filter taps than a model {hp}")
     if a.feat_ema_shift not in (0, hp.feat_ema_shift):
         raise ValueError(f"weights of {a} read features normalised differently from a model {hp}")
     out = dict(arrays)
     if hp.feat_ema_shift and not a.feat_ema_shift:  # the deviation inputs start unread
         out["in.weight"] = np.pad(np.asarray(arrays["in.weight"]), ((0, 0), (0, hp.features)))
+    if hp.df_taps > a.df_taps:  # the new taps start at zero (tanh(0) = 0 adds nothing)
+        c, p, d = hp.n_outputs, 2 * hp.mask_per_group, hp.group_dim
+        w = np.asarray(arrays["df.weight"]) if a.df_taps else np.zeros((0, d))
+        b = np.asarray(arrays["df.bias"]) if a.df_taps else np.zeros(0)
+        pad = ((0, 0), (0, hp.df_taps - a.df_taps), (0, 0))
+        out["df.weight"] = np.pad(w.reshape(c, a.df_taps, p * d), pad).reshape(-1, d)
+        out["df.bias"] = np.pad(b.reshape(c, a.df_taps, p), pad).ravel()
     if hp.frontend == "conv":
         enc = np.asarray(arrays["enc.weight"])
         out["enc.weight"] = np.pad(enc, ((0, 0), (hp.analysis_window - enc.shape[1], 0)))

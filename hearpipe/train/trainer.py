@@ -46,6 +46,7 @@ class ModelConfig(BaseModel):
     inter: Literal["tac", "rnn", "none"] = "tac"
     inter_hidden: int = 32
     n_outputs: int = 1
+    df_taps: int = 0  # L > 0 (complex bands): deep filter over this and L-1 past frames, not a real mask
 
 
 class DataConfig(MixConfig):
