@@ -5,6 +5,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hearpipe.fixed import count
 from hearpipe.fixed import elementwise as ew
 from hearpipe.fixed.ops import new_ops
 
@@ -68,3 +69,25 @@ def test_complex_multiply_cmsis_and_general():
     re = np.clip(_round_half_up(ar * br - ai.astype(np.int64) * bi, 16), -32768, 32767)
     im = np.clip(_round_half_up(ar * bi + ai.astype(np.int64) * br, 16), -32768, 32767)
     assert np.array_equal(out2[:, 0::2], re) and np.array_equal(out2[:, 1::2], im)
+
+
+def test_deep_filter_is_the_rounded_complex_fir():
+    """deep_filter_q15 against complex arithmetic in exact integers (Python ints), int16 and int32
+    band values, with saturation at the rails and the op count of `count.deep_filter`."""
+    taps, f_n = 3, 40
+    for dt, wide in ((np.int16, False), (np.int32, True)):
+        info = np.iinfo(dt)
+        xr = RNG.integers(info.min, info.max, (taps, f_n), endpoint=True).astype(dt)
+        xi = RNG.integers(info.min, info.max, (taps, f_n), endpoint=True).astype(dt)
+        mask = RNG.integers(0, 32768, f_n).astype(np.int16)
+        tr, ti = _i16((taps, f_n)), _i16((taps, f_n))
+        yr, yi = np.empty(f_n, dt), np.empty(f_n, dt)
+        ops = new_ops()
+        ew.deep_filter_q15(xr, xi, mask, tr, ti, info.min, info.max, yr, yi, ops)
+        for f in range(f_n):
+            a = [int(tr[t, f]) + (int(mask[f]) if t == 0 else 0) for t in range(taps)]
+            sr = sum(a[t] * int(xr[t, f]) - int(ti[t, f]) * int(xi[t, f]) for t in range(taps))
+            si = sum(a[t] * int(xi[t, f]) + int(ti[t, f]) * int(xr[t, f]) for t in range(taps))
+            for s, y in ((sr, yr[f]), (si, yi[f])):
+                assert int(y) == min(max((s + (1 << 14)) >> 15, info.min), info.max)
+        assert count.from_array(ops) == count.deep_filter(f_n, taps, wide=wide)

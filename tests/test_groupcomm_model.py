@@ -99,6 +99,10 @@ def test_identity_mask_model_passes_audio_through(rng):
 
 
 def test_hparams_validation_names_the_field():
+    with pytest.raises(InvalidInput, match=r"df_taps \(2\) needs complex bands"):
+        gc.GroupCommHParams(frontend="conv", enc_channels=16, df_taps=2)
+    with pytest.raises(InvalidInput, match=r"df_taps \(9\) must be 0"):
+        gc.GroupCommHParams(df_taps=9)
     with pytest.raises(InvalidInput, match=r"n_model \(30\) must be divisible by groups \(4\)"):
         gc.GroupCommHParams(n_model=30, groups=4)
     with pytest.raises(InvalidInput, match="enc_channels"):

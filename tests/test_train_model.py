@@ -144,6 +144,30 @@ def test_grow_keeps_the_function(rng, rnn, layers):
         grow(big.export_arrays(), hp_big.to_dict(), hp)
 
 
+def test_grow_adds_deep_filter_taps_that_start_silent_and_learn(rng):
+    """A mask model grown into a deep-filter model (and 2 taps into 3) computes the same output in torch
+    and in the numpy reference, and the new head gets gradient."""
+    hp = gc.GroupCommHParams(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, **SMALL)
+    hp2, hp3 = (gc.GroupCommHParams(**{**hp.to_dict(), "df_taps": k}) for k in (2, 3))
+    net, two, three = _random_net(hp), GroupCommNet(hp2).double(), GroupCommNet(hp3).double()
+    two.load_arrays(grow(net.export_arrays(np.float64), hp.to_dict(), hp2))
+    x = torch.from_numpy(0.1 * rng.standard_normal((2, 800)))
+    with torch.no_grad():
+        np.testing.assert_allclose(two(x).numpy(), net(x).numpy(), rtol=0, atol=1e-12)
+        two.df.weight.normal_(), two.df.bias.normal_()  # a trained 2-tap filter
+        three.load_arrays(grow(two.export_arrays(np.float64), hp2.to_dict(), hp3))
+        np.testing.assert_allclose(three(x).numpy(), two(x).numpy(), rtol=0, atol=1e-12)
+    w3 = gc.GroupCommWeights.from_arrays(hp3, three.export_arrays(np.float64))
+    with torch.no_grad():
+        np.testing.assert_allclose(gc.enhance(x[0].numpy(), w3), three(x)[0].numpy(), atol=1e-9)
+    fresh = GroupCommNet(hp3).double()
+    fresh.load_arrays(grow(net.export_arrays(np.float64), hp.to_dict(), hp3))
+    fresh(x).square().sum().backward()
+    assert float(fresh.df.weight.grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="more deep-filter taps"):
+        grow(three.export_arrays(), hp3.to_dict(), hp2)
+
+
 def test_stft_model_initialises_a_complex_band_conv_model_exactly(rng):
     """`grow` turns an STFT model into a conv model with complex bands (the STFT as its starting filter
     bank, longer analysis window, wider GRU, running-mean inputs): the same output in torch and in the
