@@ -233,6 +233,10 @@ def test_trainer_starts_from_a_weight_file_with_a_longer_encoder(tmp_path, rng):
     wf = load_weights(tmp_path / "run" / "best.npz", gc.ARCHITECTURE)
     assert wf.hparams["enc_window"] == 48 and wf.arrays["enc.weight"].shape == (20, 48)
     assert tr.step == 2
+    final = load_weights(tmp_path / "run" / "final.npz", gc.ARCHITECTURE)  # the last step's model
+    assert final.training["step"] == 2
+    for k, v in tr.net.export_arrays().items():
+        np.testing.assert_array_equal(final.arrays[k], v)
 
 
 def test_average_of_checkpoints_is_the_mean_of_their_weights(tmp_path):

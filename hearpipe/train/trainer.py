@@ -1,8 +1,10 @@
 """Training loop: on-the-fly mixtures, negative SI-SNR, Adam + LR schedule, checkpoints, resume, export.
 
 Layout of a run folder (`out_dir`): `config.yaml` (the resolved config), `train.log` (progress),
-`last.pt` (model, optimiser, step; written every `checkpoint_minutes`), `best.pt`, and
-`best.npz` (the best model so far on the dev subset, also copied to `export_path`).
+`last.pt` (model, optimiser, step; written every `checkpoint_minutes`), `best.pt`, `best.npz` (the best
+model so far on the dev subset, also copied to `export_path`) and, when the schedule ends, `final.npz` (the
+model at the last step: at the end of a cosine cycle usually as good as the subset's pick, which a
+16-utterance subset makes noisy - docs/groupcomm.md, session 7).
 """
 
 from __future__ import annotations
@@ -278,4 +280,6 @@ class Trainer:
                 self.checkpoint()
                 t_ckpt = time.time()
         self.checkpoint()
+        if self.step >= c.max_steps:
+            self.export_npz(self.out / "final.npz", self.history[-1])
         self.log(f"finished at step {self.step}; best dev SI-SNRi {self.best:.2f} dB")
