@@ -11,7 +11,7 @@ import hearpipe  # noqa: E402
 from hearpipe.metrics.si_snr import si_snr  # noqa: E402
 from hearpipe.models import groupcomm as gc  # noqa: E402
 from hearpipe.models.weights import load_weights, save_weights  # noqa: E402
-from hearpipe.train.model import GroupCommNet, grow  # noqa: E402
+from hearpipe.train.model import GroupCommNet, grow, load_net  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -259,6 +259,13 @@ def test_average_of_checkpoints_is_the_mean_of_their_weights(tmp_path):
     )
     with pytest.raises(ValueError, match="hyper-parameters differ"):
         average_checkpoints([paths[0], tmp_path / "x.pt"], tmp_path / "bad.npz")
+    # load_net (evaluate --torch) reads a checkpoint and a weight file to the same model
+    one = average_checkpoints(paths[:1], tmp_path / "one.npz")
+    x = torch.from_numpy(0.1 * np.random.default_rng(0).standard_normal((1, 640)).astype(np.float32))
+    with torch.no_grad():
+        ref = nets[0].eval()(x)
+        np.testing.assert_array_equal(load_net(str(paths[0]))(x), ref)
+        np.testing.assert_allclose(load_net(str(one))(x), ref, atol=1e-6)
 
 
 @pytest.mark.parametrize("ema,taps", [(0, 0), (3, 0), (0, 3)])

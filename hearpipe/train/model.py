@@ -358,6 +358,22 @@ def _grow_gates(w, gates: int, h0: int, h1: int, reads_hidden: bool, rng) -> np.
     return out.reshape(gates * h1, cols)
 
 
+def load_net(ref: str) -> GroupCommNet:
+    """A trained model in evaluation mode from a weight file / builtin:NAME or a trainer checkpoint (.pt)."""
+    from hearpipe.models.groupcomm import ARCHITECTURE
+    from hearpipe.models.weights import load_weights, resolve_weights
+
+    if str(ref).endswith(".pt"):
+        st = torch.load(ref, map_location="cpu", weights_only=False)
+        net = build(st["hparams"])
+        net.load_state_dict(st["model"])
+    else:
+        wf = load_weights(resolve_weights(ref), ARCHITECTURE)
+        net = build(wf.hparams)
+        net.load_arrays(wf.arrays)
+    return net.eval()
+
+
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
