@@ -14,7 +14,10 @@ The model (causal; Luo et al. 2021 / GC3 adapted for a hearing aid), per frame j
 4. masks      m_g = sigmoid(W_m x_g + b_m) -> C x P values per group; concatenated over groups, the
    first `features` values are the mask of each output (bounded to (0, 1)).
 5. the mask multiplies the complex STFT bins or the un-normalised encoder output (`enc_complex`: the
-   same mask value multiplies both channels of a band).
+   same mask value multiplies both channels of a band); or, with `df_taps` L (complex bands only), a deep
+   filter: d_g = tanh(W_df x_g + b_df) gives per band L complex coefficients c_l (c_0 also adds the mask to
+   its real part) and the output band is sum_l c_l X_{t-l} over this frame and the L-1 before it
+   (`deep_filter`; the caller keeps the earlier frames).
 
 Only operations a fixed-point kernel set has: matrix-vector with bias, PReLU, sigmoid/tanh (tables),
 mean over groups, elementwise multiply/add, log2 (table). No statistics over time: strictly causal.
@@ -360,17 +363,24 @@ class GroupCommState:
                 s = rec(q + "h", self.h[i])
             x = x + rec(p + "out", matvec(w[p + "out.weight"], w[p + "out.bias"], s))
             rec(p + "x", x)
-        m = _per_band(hp, sigmoid(rec("mask.logits", matvec(w["mask.weight"], w["mask.bias"], x))), 1)[:, 0]
-        if not hp.df_taps:
-            return m
-        d = _per_band(hp, np.tanh(rec("df.logits", matvec(w["df.weight"], w["df.bias"], x))), 2 * hp.df_taps)
-        d = d.reshape(hp.n_outputs, hp.df_taps, 2, hp.features)
-        d[:, 0, 0] += m
-        return d
+        return heads(w, x, rec)
 
     def process(self, power: np.ndarray) -> np.ndarray:
         """Frames of power (features, J) -> `step`'s output per frame, frames last (..., J)."""
         return np.stack([self.step(power[:, j]) for j in range(power.shape[1])], axis=-1)
+
+
+def heads(w: GroupCommWeights, x: np.ndarray, rec=lambda name, a: a) -> np.ndarray:
+    """The groups' final x (K, D) -> masks (C, features) or the deep filter's coefficients (C, L, 2,
+    features) (`GroupCommState.step`); `rec(name, logits)` sees the logits."""
+    hp = w.hp
+    m = _per_band(hp, sigmoid(rec("mask.logits", matvec(w["mask.weight"], w["mask.bias"], x))), 1)[:, 0]
+    if not hp.df_taps:
+        return m
+    d = _per_band(hp, np.tanh(rec("df.logits", matvec(w["df.weight"], w["df.bias"], x))), 2 * hp.df_taps)
+    d = d.reshape(hp.n_outputs, hp.df_taps, 2, hp.features)
+    d[:, 0, 0] += m
+    return d
 
 
 def _per_band(hp: GroupCommHParams, y: np.ndarray, n: int) -> np.ndarray:

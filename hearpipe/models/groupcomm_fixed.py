@@ -130,9 +130,10 @@ class Formats:
 
 
 def calibrate(w: gc.GroupCommWeights, power_frames: list[np.ndarray]) -> dict[str, float]:
-    """Largest |value| of every calibrated tensor group ("features", "res", "tac<r>", "logits") over
-    streams of float power frames (features, J), each from a fresh state. Runs the float reference's
-    operations (`hearpipe.models.groupcomm`) and also sees the pre-activations the fixed path stores."""
+    """Largest |value| of every calibrated tensor group ("features", "res", "tac<r>"; also "mask.logits" and
+    "df.logits", whose format is fixed) over streams of float power frames (features, J), each from a
+    fresh state. Runs the float reference's operations (`hearpipe.models.groupcomm`) and also sees the
+    pre-activations the fixed path stores."""
     mx: dict[str, float] = {}
 
     def rec(name: str, a: np.ndarray) -> np.ndarray:
@@ -177,13 +178,7 @@ def _probe_step(st: gc.GroupCommState, power: np.ndarray, rec) -> np.ndarray:
                 st.h[i], st.c[i] = gc.lstm_cell(s, st.h[i], st.c[i], *args)
             s = st.h[i]
         x = rec("res", x + rec("res", mv(w[p + "out.weight"], w[p + "out.bias"], s)))
-    m = gc._per_band(hp, gc.sigmoid(rec("logits", mv(w["mask.weight"], w["mask.bias"], x))), 1)[:, 0]
-    if not hp.df_taps:
-        return m
-    d = gc._per_band(hp, np.tanh(mv(w["df.weight"], w["df.bias"], x)), 2 * hp.df_taps)  # logits: Q4.12
-    d = d.reshape(hp.n_outputs, hp.df_taps, 2, hp.features)
-    d[:, 0, 0] += m
-    return d
+    return gc.heads(w, x, rec)  # the heads' logits are Q4.12 (table inputs), recorded for information
 
 
 # -- quantised layers -------------------------------------------------------------------------------
