@@ -68,18 +68,10 @@ class TorchStream:
 
     def filtered(self, e: torch.Tensor) -> torch.Tensor:
         """e (R,) one frame of encoder output (STFT: [re; im]) -> output 0's masked or deep-filtered frame."""
-        net, hp = self.net, self.hp
-        x = self.trunk(e)
-        m = torch.sigmoid(net.mask(x)).reshape(hp.groups, hp.n_outputs, hp.mask_per_group)
-        m = m.permute(1, 0, 2).reshape(hp.n_outputs, -1)[0, : hp.features]
-        if not hp.df_taps:
-            return e * (torch.cat([m, m]) if hp.complex_bands else m)
-        d = torch.tanh(net.df(x)).reshape(hp.groups, hp.n_outputs, 2 * hp.df_taps, hp.mask_per_group)
-        d = d.permute(1, 2, 0, 3).reshape(hp.n_outputs, 2 * hp.df_taps, -1)[0, :, : hp.features]
+        m, d = self.net.heads(self.trunk(e))  # one frame: (1, C, F, 1), (1, C, L, 2, F, 1)
         frames = torch.cat([self.past, e[:, None]], dim=1)  # oldest first
         self.past = frames[:, 1:]
-        y = net.apply(frames[None], m[None, None, :, None], d.reshape(1, 1, hp.df_taps, 2, hp.features, 1))
-        return y[0, 0, :, -1]
+        return self.net.apply(frames[None], m, d)[0, 0, :, -1]
 
     def trunk(self, e: torch.Tensor) -> torch.Tensor:
         """e (R,) one frame of encoder output (STFT: [re; im]) -> the groups after the blocks (1, 1, K, D)."""

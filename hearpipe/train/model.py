@@ -135,7 +135,10 @@ class GroupCommNet(nn.Module):
     def estimate(self, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Encoder output (B, R, J) -> masks (B, C, F, J) in (0, 1) and, with `df_taps` L, the deep
         filter's tanh terms (B, C, L, 2, F, J) (else None)."""
-        x = self._trunk(e)
+        return self.heads(self._trunk(e))
+
+    def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The groups after the blocks (B, J, K, D) -> `estimate`'s (masks, deep-filter terms)."""
         m = self._per_band(torch.sigmoid(self.mask(x)), 1)[:, :, 0]
         if not self.hp.df_taps:
             return m, None
