@@ -39,6 +39,7 @@ KINDS = [
     "conv-long-analysis",
     "conv-complex-bands",
     "conv-deep-filter",
+    "conv-tcn",
     "stft",
     "stft-ema",
     "stft-deep-filter",
@@ -59,6 +60,8 @@ def test_graph_matches_reference_and_any_chunking(tmp_path, rng, kind):
             enc_window=ana,
             enc_complex=cplx,
             df_taps=taps,
+            rnn="tcn" if kind == "conv-tcn" else "gru",
+            rnn_layers=2,
             **SMALL,
         )
         p, w = _save(tmp_path, hp)

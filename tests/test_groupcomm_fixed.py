@@ -45,6 +45,11 @@ CONFIGS = {
     "conv-complex-bands-ema-int8": ({**CONV_COMPLEX, "feat_ema_shift": 3}, 8),
     "stft-deep-filter-int8": (dict(df_taps=3), 8),
     "conv-complex-deep-filter-C2-int16": ({**CONV_COMPLEX, "df_taps": 2, "n_outputs": 2}, 16),
+    "stft-tac-tcn3-int8": (dict(rnn="tcn", rnn_layers=3, hidden=12), 8),
+    "conv-complex-tcn2-k2-deep-filter-int16": (
+        {**CONV_COMPLEX, "rnn": "tcn", "rnn_layers": 2, "tcn_kernel": 2, "df_taps": 2},
+        16,
+    ),
 }
 
 
@@ -221,6 +226,9 @@ def test_formats_and_memory(model):
     means = hp.features if hp.feat_ema_shift else 0  # int32 running means
     past = max(hp.df_taps - 1, 0) * 2 * hp.features  # the deep filter's earlier frames: int32 (STFT), int16
     rnn = hp.n_blocks * hp.rnn_layers * hp.groups * hp.hidden * (2 if hp.rnn == "lstm" else 1)
+    if hp.rnn == "tcn":  # no recurrent state: the earlier inputs of each layer, (k-1) 2**l frames
+        n_in = [hp.group_dim] + [hp.hidden] * (hp.rnn_layers - 1)
+        rnn = hp.n_blocks * hp.groups * sum((hp.tcn_kernel - 1) * 2**i * n for i, n in enumerate(n_in))
     assert gc.state_values(hp) == rnn + means + past
     past_bytes = past * (4 if hp.frontend == "stft" else 2)
     assert m.state_bytes(2) == 2 * (rnn * 2 + (4 * means + 4 if means else 0) + past_bytes)
@@ -329,6 +337,7 @@ def test_conv_codec_reconstructs_and_streams():
         (dict(frontend="conv", window=32, hop=16, enc_channels=24), 8, 1),
         ({**CONV_COMPLEX, "feat_ema_shift": 2}, 8, 2),
         ({**CONV_COMPLEX, "df_taps": 3}, 8, 2),
+        (dict(frontend="conv", window=32, hop=16, enc_channels=24, rnn="tcn", rnn_layers=2), 8, 2),
     ],
 )
 def test_conv_chain_equals_the_three_stages(kw, bits, channels):

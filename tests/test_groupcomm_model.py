@@ -17,6 +17,8 @@ VARIANTS = [
     dict(
         frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, df_taps=3, n_outputs=2, **SMALL
     ),
+    dict(frontend="stft", window=32, hop=16, rnn="tcn", rnn_layers=3, **SMALL),  # causal dilated TCN
+    dict(frontend="conv", window=16, hop=8, enc_channels=20, rnn="tcn", rnn_layers=2, tcn_kernel=2, **SMALL),
 ]
 
 
@@ -52,9 +54,10 @@ def test_reset_restores_the_initial_state(rng):
     np.testing.assert_array_equal(st.process(power), first)
 
 
-def test_state_makes_the_model_causal(rng):
-    """Changing frame 10 changes no mask before it."""
-    hp = gc.GroupCommHParams(**VARIANTS[0])
+@pytest.mark.parametrize("kw", [VARIANTS[0], VARIANTS[7]])
+def test_state_makes_the_model_causal(rng, kw):
+    """Changing frame 10 changes no mask before it (GRU; TCN)."""
+    hp = gc.GroupCommHParams(**kw)
     w = gc.random_weights(hp, seed=2)
     power = np.exp(rng.standard_normal((hp.features, 20)))
     a = gc.GroupCommState(w).process(power)
@@ -113,6 +116,10 @@ def test_hparams_validation_names_the_field():
         gc.GroupCommHParams(frontend="stft", enc_complex=True)
     with pytest.raises(InvalidInput, match=r"feat_ema_shift \(16\) must be 0 \(off\) or 1\.\.15"):
         gc.GroupCommHParams(feat_ema_shift=16)
+    with pytest.raises(InvalidInput, match="tcn_kernel"):
+        gc.GroupCommHParams(rnn="tcn", tcn_kernel=1)
+    with pytest.raises(InvalidInput, match="'tcn'"):
+        gc.GroupCommHParams(rnn="conv")
     with pytest.raises(InvalidInput, match="unknown groupcomm hyper-parameter"):
         gc.GroupCommHParams.from_dict({"groups": 4, "colour": "red"})
 
@@ -142,6 +149,27 @@ def test_mac_count_matches_a_hand_count():
     assert gc.ops_per_frame(hp)["mac"] == expected
     assert gc.n_params(hp) == sum(np.prod(s) for s in gc.expected_shapes(hp).values())
     assert gc.summary(hp)["mmacs_per_s"] < 50.0
+
+
+def test_tcn_receptive_field_mac_and_state_counts(rng):
+    """A TCN layer l reads (k-1) 2**l earlier frames: the receptive field of 3 layers of 3 taps is 15 frames
+    (a change at frame 10 reaches frames 10..24 and not 25), and the counts follow the layer shapes."""
+    hp = gc.GroupCommHParams(
+        frontend="stft", window=32, hop=16, n_model=16, groups=4, hidden=12, inter="none", n_blocks=1,
+        rnn="tcn", rnn_layers=3,
+    )  # fmt: skip
+    w = gc.random_weights(hp, seed=6)
+    power = np.exp(rng.standard_normal((hp.features, 40)))
+    a = gc.GroupCommState(w).process(power)
+    power[:, 10] *= 50
+    b = gc.GroupCommState(w).process(power)
+    changed = np.flatnonzero(np.abs(a - b).max(axis=(0, 1)) > 0)
+    assert changed.min() == 10 and changed.max() == 10 + 2 + 4 + 8
+    K, D, H = 4, 4, 12
+    seq = K * H * 3 * D + K * H * 3 * H * 2  # the layers' taps x inputs -> H
+    assert gc.ops_per_frame(hp)["mac"] == 16 * 17 + seq + K * D * H + K * 5 * D
+    assert gc.state_values(hp) == K * (2 * D + 4 * H + 8 * H)
+    assert gc.n_params(hp) == sum(np.prod(s) for s in gc.expected_shapes(hp).values())
 
 
 def test_activation_ranges_cover_the_intermediates(rng):

@@ -26,6 +26,10 @@ VARIANTS = [
     dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, feat_ema_shift=2, **SMALL),
     dict(frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, df_taps=3, **SMALL),
     dict(frontend="stft", window=32, hop=16, df_taps=2, n_outputs=2, **SMALL),
+    dict(frontend="stft", window=32, hop=16, rnn="tcn", rnn_layers=3, **SMALL),
+    dict(
+        frontend="conv", window=16, hop=8, enc_channels=18, enc_complex=True, rnn="tcn", tcn_kernel=4, **SMALL
+    ),
 ]
 
 
@@ -142,6 +146,16 @@ def test_grow_keeps_the_function(rng, rnn, layers):
         grow(net.export_arrays(), hp.to_dict(), gc.GroupCommHParams(**{**hp.to_dict(), "groups": 1}))
     with pytest.raises(ValueError, match="only grow"):
         grow(big.export_arrays(), hp_big.to_dict(), hp)
+
+
+def test_grow_refuses_to_widen_a_tcn():
+    hp = gc.GroupCommHParams(frontend="stft", window=32, hop=16, rnn="tcn", **SMALL)
+    with pytest.raises(ValueError, match="TCN"):
+        grow(
+            _random_net(hp).export_arrays(),
+            hp.to_dict(),
+            gc.GroupCommHParams(**{**hp.to_dict(), "hidden": 16}),
+        )
 
 
 def test_grow_adds_deep_filter_taps_that_start_silent_and_learn(rng):
@@ -268,8 +282,8 @@ def test_average_of_checkpoints_is_the_mean_of_their_weights(tmp_path):
         np.testing.assert_allclose(load_net(str(one))(x), ref, atol=1e-6)
 
 
-@pytest.mark.parametrize("ema,taps", [(0, 0), (3, 0), (0, 3)])
-def test_benchmark_torch_stream_is_the_model(rng, ema, taps):
+@pytest.mark.parametrize("ema,taps,rnn", [(0, 0, "gru"), (3, 0, "gru"), (0, 3, "gru"), (0, 0, "tcn")])
+def test_benchmark_torch_stream_is_the_model(rng, ema, taps, rnn):
     """The benchmark's hop-by-hop PyTorch loop (its baseline) computes what the whole-sequence model does."""
     import importlib.util
 
@@ -288,6 +302,8 @@ def test_benchmark_torch_stream_is_the_model(rng, ema, taps):
         enc_complex=True,
         feat_ema_shift=ema,
         df_taps=taps,
+        rnn=rnn,
+        rnn_layers=2,
         **SMALL,
     )
     net = _random_net(hp).float()

@@ -9,8 +9,10 @@ The model (causal; Luo et al. 2021 / GC3 adapted for a hearing aid), per frame j
    a. inter-group module, per frame (residual):
       TAC:  z_g = PReLU(W1 x_g + b1); m = PReLU(W2 mean_g z_g + b2); x_g += PReLU(W3 [z_g; m] + b3)
       rnn:  bidirectional GRU across g = 0..K-1 (within the frame), x_g += P [h_fwd_g; h_bwd_g] + p
-   b. sequence module, weights shared by all groups: unidirectional GRU/LSTM stack over frames,
-      state kept per group, x_g += W_out h_g + b_out
+   b. sequence module, weights shared by all groups, state kept per group: a unidirectional GRU/LSTM
+      stack over frames, or (`rnn: tcn`) a causal dilated convolution stack, layer l with dilation
+      2**l and k = `tcn_kernel` taps: h_t = tanh(W [s_t; s_{t-2**l}; ...; s_{t-(k-1) 2**l}] + b)
+      (a TCN: bounded like a GRU state, no recurrence); then x_g += W_out h_g + b_out
 4. masks      m_g = sigmoid(W_m x_g + b_m) -> C x P values per group; concatenated over groups, the
    first `features` values are the mask of each output (bounded to (0, 1)).
 5. the mask multiplies the complex STFT bins or the un-normalised encoder output (`enc_complex`: the
@@ -60,8 +62,8 @@ class GroupCommHParams:
     n_model: int = 64  # width after the input projection (K groups of D)
     groups: int = 4  # K (1 = no grouping: the non-grouped baseline)
     n_blocks: int = 2  # inter-group + sequence blocks
-    rnn: Literal["gru", "lstm"] = "gru"
-    rnn_layers: int = 1  # stacked recurrent layers per block
+    rnn: Literal["gru", "lstm", "tcn"] = "gru"  # the per-group sequence module
+    rnn_layers: int = 1  # stacked recurrent (or TCN) layers per block
     hidden: int = 64  # recurrent hidden size per group
     inter: Literal["tac", "rnn", "none"] = "tac"
     inter_hidden: int = 32  # TAC hidden width, or the across-group GRU's hidden size
@@ -72,6 +74,7 @@ class GroupCommHParams:
     df_taps: int = 0  # L > 0 (complex bands only): a deep filter instead of a real mask - each output band
     # is sum_l c_l X_{t-l} over this and the L-1 previous frames, complex coefficients c_l = tanh(head)
     # (+ the sigmoid mask on c_0): phase-aware, and it resolves harmonics finer than the 8 ms frames' bins
+    tcn_kernel: int = 3  # rnn "tcn": taps per causal conv layer (layer l spans (k-1) 2**l + 1 frames)
     log_eps: float = 2.0**-27
     feat_scale: float = 0.125
     sample_rate_hz: float = 16000.0
@@ -82,8 +85,10 @@ class GroupCommHParams:
 
         if self.frontend not in ("stft", "conv"):
             bad("frontend", "must be 'stft' or 'conv'")
-        if self.rnn not in ("gru", "lstm"):
-            bad("rnn", "must be 'gru' or 'lstm'")
+        if self.rnn not in ("gru", "lstm", "tcn"):
+            bad("rnn", "must be 'gru', 'lstm' or 'tcn'")
+        if not 2 <= self.tcn_kernel <= 8:
+            bad("tcn_kernel", "must lie in 2..8")
         if self.inter not in ("tac", "rnn", "none"):
             bad("inter", "must be 'tac', 'rnn' or 'none'")
         for name in ("window", "hop", "n_model", "groups", "n_blocks", "rnn_layers", "hidden", "n_outputs"):
@@ -133,6 +138,14 @@ class GroupCommHParams:
     def df_per_group(self) -> int:
         """Deep-filter head outputs per group: C outputs x L taps x (re, im) x P bands."""
         return self.n_outputs * self.df_taps * 2 * self.mask_per_group
+
+    def seq_inputs(self, layer: int) -> int:
+        """Inputs per group of sequence layer `layer`: the group's D values, then the layer below's H."""
+        return self.group_dim if layer == 0 else self.hidden
+
+    def tcn_past(self, layer: int) -> int:
+        """Earlier frames TCN layer `layer` reads (its state): (tcn_kernel - 1) * dilation 2**layer."""
+        return (self.tcn_kernel - 1) * 2**layer if self.rnn == "tcn" else 0
 
     @property
     def group_dim(self) -> int:
@@ -279,7 +292,11 @@ def expected_shapes(hp: GroupCommHParams) -> dict[str, tuple[int, ...]]:
             s[f"{p}grnn.proj.weight"] = (d, 2 * hi)
             s[f"{p}grnn.proj.bias"] = (d,)
         for layer in range(hp.rnn_layers):
-            n_in = d if layer == 0 else h
+            n_in = hp.seq_inputs(layer)
+            if hp.rnn == "tcn":
+                s[f"{p}tcn.{layer}.weight"] = (h, hp.tcn_kernel * n_in)
+                s[f"{p}tcn.{layer}.bias"] = (h,)
+                continue
             s[f"{p}rnn.{layer}.weight_ih"] = (g * h, n_in)
             s[f"{p}rnn.{layer}.weight_hh"] = (g * h, h)
             s[f"{p}rnn.{layer}.bias_ih"] = (g * h,)
@@ -305,6 +322,8 @@ class GroupCommState:
     w: GroupCommWeights
     h: list[np.ndarray] = field(default_factory=list)  # per (block, layer): (K, hidden)
     c: list[np.ndarray] = field(default_factory=list)  # LSTM cell states
+    past: list[np.ndarray] = field(default_factory=list)  # TCN: per (block, layer) earlier inputs
+    # (tcn_past, K, inputs), oldest first
     mean: np.ndarray | None = None  # running mean of the features (feat_ema_shift); None before frame 0
 
     def __post_init__(self):
@@ -315,6 +334,11 @@ class GroupCommState:
         n = hp.n_blocks * hp.rnn_layers
         self.h = [np.zeros((hp.groups, hp.hidden)) for _ in range(n)]
         self.c = [np.zeros((hp.groups, hp.hidden)) for _ in range(n)] if hp.rnn == "lstm" else []
+        self.past = [
+            np.zeros((hp.tcn_past(layer), hp.groups, hp.seq_inputs(layer)))
+            for _ in range(hp.n_blocks)
+            for layer in range(hp.rnn_layers)
+        ]
         self.mean = None
 
     def inputs(self, f: np.ndarray) -> np.ndarray:
@@ -354,16 +378,31 @@ class GroupCommState:
             for layer in range(hp.rnn_layers):
                 i = r * hp.rnn_layers + layer
                 q = f"{p}rnn.{layer}."
-                args = (w[q + "weight_ih"], w[q + "weight_hh"], w[q + "bias_ih"], w[q + "bias_hh"])
-                if hp.rnn == "gru":
-                    self.h[i] = gru_cell(s, self.h[i], *args)
-                else:
-                    self.h[i], self.c[i] = lstm_cell(s, self.h[i], self.c[i], *args)
-                    rec(q + "c", self.c[i])
+                self.seq_layer(r, layer, s, rec)
                 s = rec(q + "h", self.h[i])
             x = x + rec(p + "out", matvec(w[p + "out.weight"], w[p + "out.bias"], s))
             rec(p + "x", x)
         return heads(w, x, rec)
+
+    def seq_layer(self, r: int, layer: int, s: np.ndarray, rec=lambda name, a: a) -> None:
+        """Sequence layer `layer` of block r on this frame's rows s (K, inputs): updates its state and
+        leaves its output in self.h[r * rnn_layers + layer]; `rec` sees the LSTM cell / TCN pre-activation."""
+        hp, w = self.w.hp, self.w
+        i = r * hp.rnn_layers + layer
+        if hp.rnn == "tcn":
+            q = f"blocks.{r}.tcn.{layer}."
+            past, dil = self.past[i], 2**layer
+            u = np.concatenate([s] + [past[-j * dil] for j in range(1, hp.tcn_kernel)], axis=1)
+            self.h[i] = np.tanh(rec(q + "pre", matvec(w[q + "weight"], w[q + "bias"], u)))
+            self.past[i] = np.concatenate([past[1:], s[None]])
+            return
+        q = f"blocks.{r}.rnn.{layer}."
+        args = (w[q + "weight_ih"], w[q + "weight_hh"], w[q + "bias_ih"], w[q + "bias_hh"])
+        if hp.rnn == "gru":
+            self.h[i] = gru_cell(s, self.h[i], *args)
+        else:
+            self.h[i], self.c[i] = lstm_cell(s, self.h[i], self.c[i], *args)
+            rec(q + "c", self.c[i])
 
     def process(self, power: np.ndarray) -> np.ndarray:
         """Frames of power (features, J) -> `step`'s output per frame, frames last (..., J)."""
@@ -555,7 +594,12 @@ def ops_per_frame(hp: GroupCommHParams) -> dict[str, int]:
             mac += K * d * 2 * hi
             add += K * d * 2
         for layer in range(hp.rnn_layers):
-            n_in = d if layer == 0 else h
+            n_in = hp.seq_inputs(layer)
+            if hp.rnn == "tcn":  # one dense layer over k taps, bias, tanh table
+                mac += K * h * hp.tcn_kernel * n_in
+                add += K * h
+                lut += K * h
+                continue
             g = 3 if hp.rnn == "gru" else 4
             mac += K * g * h * (n_in + h)
             add += K * 2 * g * h  # two biases
@@ -585,8 +629,13 @@ def past_values(hp: GroupCommHParams) -> int:
 
 
 def state_values(hp: GroupCommHParams) -> int:
-    n = hp.n_blocks * hp.rnn_layers * hp.groups * hp.hidden
-    return (2 * n if hp.rnn == "lstm" else n) + (hp.features if hp.feat_ema_shift else 0) + past_values(hp)
+    """Values kept between frames: RNN states (h; c for LSTM) or the TCN's earlier inputs, the running
+    means and the deep filter's earlier frames."""
+    if hp.rnn == "tcn":
+        n = hp.n_blocks * hp.groups * sum(hp.tcn_past(i) * hp.seq_inputs(i) for i in range(hp.rnn_layers))
+    else:
+        n = hp.n_blocks * hp.rnn_layers * hp.groups * hp.hidden * (2 if hp.rnn == "lstm" else 1)
+    return n + (hp.features if hp.feat_ema_shift else 0) + past_values(hp)
 
 
 def scratch_values(hp: GroupCommHParams) -> int:
@@ -594,7 +643,8 @@ def scratch_values(hp: GroupCommHParams) -> int:
     K, h, hi = hp.groups, hp.hidden, hp.inter_hidden
     g = 3 if hp.rnn == "gru" else 4
     inter = K * hi * 2 + hi if hp.inter == "tac" else (2 * K * hi + 6 * hi if hp.inter == "rnn" else 0)
-    return hp.n_in + hp.n_model * 2 + max(inter, K * 2 * g * h, K * hp.n_outputs * hp.mask_per_group)
+    seq = K * (hp.tcn_kernel * max(hp.group_dim, h) + h) if hp.rnn == "tcn" else K * 2 * g * h
+    return hp.n_in + hp.n_model * 2 + max(inter, seq, K * hp.n_outputs * hp.mask_per_group)
 
 
 def filter_macs(hp: GroupCommHParams) -> int:

@@ -18,7 +18,8 @@ Formats, frame by frame (Qm.n: m integer bits including the sign, n fraction bit
 | TAC z = PReLU(W1 x_g + b1), mean, m | pre- and post-PReLU | int16, F_tac[block] (calibrated) |
 | PReLU slopes | per channel | int16, F_alpha = largest n with max|a| 2**n < 2**15 |
 | RNN gate pre-activations | W x + b, W h + b, each requantised then added | int16 Q4.12 (saturating, +-8) |
-| RNN hidden state h, GRNN states | sigmoid/tanh outputs | int16 Q1.15 |
+| RNN hidden state h, GRNN states, TCN outputs | sigmoid/tanh outputs | int16 Q1.15 |
+| TCN pre-activations (`rnn: tcn`) | W [x_t; x_{t-d}; ...] + b, tanh table input | int16 Q4.12 (saturating) |
 | LSTM cell state c | | int16 Q4.12 (saturating) |
 | mask logits | W_m x_g + b_m | int16 Q4.12 (sigmoid input; saturate at +-8) |
 | masks | sigmoid table | int16 Q1.15 in [0, 32767] |
@@ -169,14 +170,8 @@ def _probe_step(st: gc.GroupCommState, power: np.ndarray, rec) -> np.ndarray:
             x = rec("res", x + rec("res", gc._group_birnn(x, w, p, hp.inter_hidden)))
         s = x
         for layer in range(hp.rnn_layers):
-            i = r * hp.rnn_layers + layer
-            q = f"{p}rnn.{layer}."
-            args = (w[q + "weight_ih"], w[q + "weight_hh"], w[q + "bias_ih"], w[q + "bias_hh"])
-            if hp.rnn == "gru":
-                st.h[i] = gc.gru_cell(s, st.h[i], *args)
-            else:
-                st.h[i], st.c[i] = gc.lstm_cell(s, st.h[i], st.c[i], *args)
-            s = st.h[i]
+            st.seq_layer(r, layer, s, rec)  # records the LSTM cell / TCN pre-activation (fixed formats)
+            s = st.h[r * hp.rnn_layers + layer]
         x = rec("res", x + rec("res", mv(w[p + "out.weight"], w[p + "out.bias"], s)))
     return gc.heads(w, x, rec)  # the heads' logits are Q4.12 (table inputs), recorded for information
 
@@ -276,14 +271,17 @@ class FixedGroupComm:
         g = 4 if hp.rnn == "lstm" else 3
         self.dims = np.array(
             [hp.groups, hp.group_dim, hp.hidden, hp.inter_hidden, hp.n_outputs, hp.mask_per_group, hp.features,
-             hp.n_blocks, hp.rnn_layers, {"none": 0, "tac": 1, "rnn": 2}[hp.inter], int(hp.rnn == "lstm"),
-             int(self.acc32), hp.feat_ema_shift, hp.df_taps],
+             hp.n_blocks, hp.rnn_layers, {"none": 0, "tac": 1, "rnn": 2}[hp.inter],
+             {"gru": kr.RNN_GRU, "lstm": kr.RNN_LSTM, "tcn": kr.RNN_TCN}[hp.rnn],
+             int(self.acc32), hp.feat_ema_shift, hp.df_taps, hp.tcn_kernel],
             dtype=np.int64,
         )  # fmt: skip
         f = self.formats
         self.fmts = np.array([f.feat, f.res, f.alpha, *f.tac], dtype=np.int64)
         self.width = max(q.rows for q in self.layers)
         self.width = max(self.width, 2 * hp.inter_hidden, hp.group_dim, hp.hidden, g * hp.hidden)
+        if hp.rnn == "tcn":  # the taps a TCN layer reads
+            self.width = max(self.width, hp.tcn_kernel * max(hp.seq_inputs(i) for i in range(hp.rnn_layers)))
         self.ops_network = ops_per_frame(self, parts=("network",))
         self.ops_network_arr = _as_array(self.ops_network)
         self.ops_features_arr = _as_array(features_ops(hp))
@@ -304,7 +302,7 @@ class FixedGroupComm:
         }
 
     def state_bytes(self, channels: int = 1) -> int:
-        """State kept between frames: int16 h (and c for LSTM); with feat_ema_shift, int32 running means
+        """State kept between frames: int16 h (and c for LSTM) or the TCN's earlier inputs; with feat_ema_shift, int32 running means
         and a started flag (one word); with df_taps L, the L-1 previous input frames (conv: int16, STFT:
         int32 values)."""
         hp = self.hp
@@ -320,8 +318,11 @@ class FixedGroupComm:
         k, d, hi = hp.groups, hp.group_dim, hp.inter_hidden
         g = 4 if hp.rnn == "lstm" else 3
         inter = {"tac": k * hi + hi + 2 * hi + d, "rnn": 2 * k * hi + 2 * hi + d, "none": 0}[hp.inter]
+        seq = 2 * g * hp.hidden + hp.hidden  # gate pre-activations and the new state
+        if hp.rnn == "tcn":  # the taps read, the pre-activations and the outputs of every group
+            seq = k * (hp.tcn_kernel * max(d, hp.hidden) + 2 * hp.hidden)
         int16 = (
-            hp.n_in + hp.n_model + max(inter, 2 * g * hp.hidden + hp.hidden, d) + hp.n_outputs * hp.features
+            hp.n_in + hp.n_model + max(inter, seq, d) + hp.n_outputs * hp.features
             + hp.n_outputs * 2 * hp.df_taps * hp.features  # deep-filter terms
         )  # fmt: skip
         return 8 * hp.features + 2 * int16 + 4 * self.width
@@ -410,6 +411,10 @@ def quantize_model(
         for layer in range(hp.rnn_layers):
             q = f"{p}rnn.{layer}."
             f_in = fm.res if layer == 0 else H_FRAC
+            if hp.rnn == "tcn":
+                q = f"{p}tcn.{layer}"
+                L.append(quantize_dense(q, w[q + ".weight"], w[q + ".bias"], f_in, GATE_FRAC, b))
+                continue
             L.append(quantize_dense(q + "ih", w[q + "weight_ih"], w[q + "bias_ih"], f_in, GATE_FRAC, b))
             L.append(quantize_dense(q + "hh", w[q + "weight_hh"], w[q + "bias_hh"], H_FRAC, GATE_FRAC, b))
         L.append(quantize_dense(p + "out", w[p + "out.weight"], w[p + "out.bias"], H_FRAC, fm.res, b))
@@ -513,7 +518,7 @@ def ops_per_frame(model: FixedGroupComm, parts=("features", "network", "mask")) 
         c += features_ops(hp)
     if "network" in parts:
         c += count.dense(hp.n_model, hp.n_in, 1, bits)
-        rnn = count.gru if hp.rnn == "gru" else count.lstm
+        rnn = count.lstm if hp.rnn == "lstm" else count.gru
         for _ in range(hp.n_blocks):
             if hp.inter == "tac":
                 c += count.dense(hi, d, k, bits) + count.prelu(k * hi) + count.mean_groups(k, hi)
@@ -523,6 +528,11 @@ def ops_per_frame(model: FixedGroupComm, parts=("features", "network", "mask")) 
                 c += count.gru(d, hi, k, 1, bits) + count.gru(d, hi, k, 1, bits)
                 c += count.dense(d, 2 * hi, k, bits) + count.add_q15(k * d)
             for layer in range(hp.rnn_layers):
+                if hp.rnn == "tcn":  # taps x inputs -> H, tanh, the delay line moves one frame
+                    n_in = hp.seq_inputs(layer)
+                    c += count.dense(h, hp.tcn_kernel * n_in, k, bits) + count.sigmoid(k * h)
+                    c += Counter(move=k * hp.tcn_past(layer) * n_in)
+                    continue
                 c += rnn(d if layer == 0 else h, h, 1, k, bits)
             c += count.dense(d, h, k, bits) + count.add_q15(k * d)
         c += count.dense(hp.n_outputs * hp.mask_per_group, d, k, bits) + count.sigmoid(hp.n_outputs * F)
@@ -589,7 +599,9 @@ class FixedGroupCommState:
         hp = self.model.hp
         n = hp.n_blocks * hp.rnn_layers
         self.h = np.zeros((self.channels, n, hp.groups, hp.hidden), np.int16)
-        self.c = np.zeros((self.channels, n, hp.groups, hp.hidden), np.int16)
+        # LSTM cell states, or each TCN layer's earlier inputs, newest first (lag j at (j-1)*inputs)
+        aux = max(hp.tcn_past(i) * hp.seq_inputs(i) for i in range(hp.rnn_layers)) if hp.rnn == "tcn" else 0
+        self.c = np.zeros((self.channels, n, hp.groups, max(aux, hp.hidden)), np.int16)
         self.ema = np.zeros((self.channels, hp.features + 1), np.int64)  # running means (feat_ema_shift)
         taps = max(hp.df_taps, 1)  # the deep filter's delay line: this frame and the L-1 before it
         self.hist = (
@@ -741,7 +753,8 @@ def _library_rnns(model: FixedGroupComm) -> dict[str, RnnQ]:
     for r in range(hp.n_blocks):
         if hp.inter == "rnn":
             names += [(f"blocks.{r}.grnn.{t}.", "gru") for t in ("fwd", "bwd")]
-        names += [(f"blocks.{r}.rnn.{layer}.", hp.rnn) for layer in range(hp.rnn_layers)]
+        if hp.rnn != "tcn":
+            names += [(f"blocks.{r}.rnn.{layer}.", hp.rnn) for layer in range(hp.rnn_layers)]
     for pre, kind in names:
         ih, hh = model.by_name[pre + "ih"], model.by_name[pre + "hh"]
         out[pre] = RnnQ(kind, ih.w, hh.w, ih.bias, hh.bias, ih.mult, ih.shift, hh.mult, hh.shift)
@@ -768,6 +781,23 @@ def _add_lib(st: FixedGroupCommState, x: np.ndarray, y: np.ndarray) -> np.ndarra
     out = np.empty(x.size, np.int16)
     add_q15(np.ascontiguousarray(x).ravel(), np.ascontiguousarray(y).ravel(), out, st.ops)
     return out.reshape(x.shape)
+
+
+def _tcn_lib(st: FixedGroupCommState, ch: int, r: int, layer: int, s: np.ndarray) -> np.ndarray:
+    """TCN layer `layer` of block r on this frame's rows s (K, inputs) int16: dense over the taps (Q4.12),
+    tanh table (Q15); the delay line st.c[ch, i] (newest first) moves one frame (counted)."""
+    hp = st.model.hp
+    i, n_in, n_past, dil = r * hp.rnn_layers + layer, s.shape[1], hp.tcn_past(layer), 2**layer
+    past = st.c[ch, i]
+    lags = [past[:, (j * dil - 1) * n_in : j * dil * n_in] for j in range(1, hp.tcn_kernel)]
+    pre = _dense_lib(st, f"blocks.{r}.tcn.{layer}", np.concatenate([s, *lags], axis=1))
+    past[:, n_in : n_past * n_in] = past[:, : (n_past - 1) * n_in].copy()
+    past[:, :n_in] = s
+    st.ops += _as_array(Counter(move=hp.groups * n_past * n_in))
+    h = np.empty(pre.size, np.int16)
+    tanh_array(pre.ravel(), TANH_TABLE, h, st.ops)
+    st.h[ch, i] = h.reshape(pre.shape)
+    return st.h[ch, i]
 
 
 def _library_frame(st: FixedGroupCommState, ch: int, feat: np.ndarray) -> np.ndarray:
@@ -800,6 +830,9 @@ def _library_frame(st: FixedGroupCommState, ch: int, feat: np.ndarray) -> np.nda
         s = x
         for layer in range(hp.rnn_layers):
             i = r * hp.rnn_layers + layer
+            if hp.rnn == "tcn":
+                s = _tcn_lib(st, ch, r, layer, s)
+                continue
             rq = st._rnn[f"{p}rnn.{layer}."]
             c = st.c[ch, i] if hp.rnn == "lstm" else None
             s = rq.run(np.ascontiguousarray(s)[:, None, :], st.h[ch, i], c, ops=st.ops)[:, 0, :]

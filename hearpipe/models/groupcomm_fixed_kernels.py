@@ -35,9 +35,11 @@ from hearpipe.fixed.ops import requantize_s64, rshift_round, sat16, sat32
 from hearpipe.fixed.tables import log2_q16, sigmoid_q15, tanh_q15
 
 # dims indices
-D_K, D_D, D_H, D_HI, D_C, D_P, D_F, D_BLOCKS, D_LAYERS, D_INTER, D_RNN, D_ACC32, D_EMA, D_DF = range(14)
+D_K, D_D, D_H, D_HI, D_C, D_P, D_F, D_BLOCKS, D_LAYERS, D_INTER, D_RNN, D_ACC32, D_EMA, D_DF, D_TCNK = range(
+    15
+)
 INTER_NONE, INTER_TAC, INTER_RNN = 0, 1, 2
-RNN_GRU, RNN_LSTM = 0, 1
+RNN_GRU, RNN_LSTM, RNN_TCN = 0, 1, 2
 # fmts indices: feature frac, residual frac, PReLU slope frac, then one TAC frac per block
 F_FEAT, F_RES, F_ALPHA, F_TAC0 = 0, 1, 2, 3
 
@@ -166,12 +168,39 @@ def _lstm(wt, lay, li, xs, nb, hs, cs, bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
 
 
 @njit(cache=True)
+def _tcn(wt, lay, li, xs, n_in, nb, past, dil, taps, hs, bias, mq, sh, u, pre, tanh_f, acc):
+    """One causal dilated conv layer (TCN) of nb sequences on one frame: xs (nb, >= I) int16, inputs in
+    the first I = n_in columns; past
+    (nb, >= (taps-1) dil I) their earlier values, newest first (lag j at [(j-1) I, j I)), moved on one
+    frame; hs (nb, H) Q15 <- tanh(W [x_t; x_{t-dil}; ...; x_{t-(taps-1) dil}] + b) (pre-activation
+    Q4.12, saturating). u (nb, taps I) and pre (nb, H) scratch."""
+    hd = lay[li, 1]
+    n_past = (taps - 1) * dil
+    for b in range(nb):
+        for i in range(n_in):
+            u[b, i] = xs[b, i]
+        for j in range(1, taps):
+            o = (j * dil - 1) * n_in
+            for i in range(n_in):
+                u[b, j * n_in + i] = past[b, o + i]
+    _dense(wt, lay, li, u, nb, bias, mq, sh, -32768, 32767, pre, acc)
+    for b in range(nb):
+        for k in range((n_past - 1) * n_in - 1, -1, -1):
+            past[b, k + n_in] = past[b, k]
+        for i in range(n_in):
+            past[b, i] = xs[b, i]
+        for j in range(hd):
+            hs[b, j] = tanh_f[np.int64(pre[b, j]) + 32768]
+
+
+@njit(cache=True)
 def _net_frame(
     feat, dims, fmts, lay, wt, bias, mq, sh, alpha, h_st, c_st, sig_f, tanh_f, scr, acc, masks, dfc
 ):
     """The mask estimator on one frame: inputs feat (1, n_in) int16 (format fmts[F_FEAT]) -> masks (C, F)
-    Q15 and, with L = dims[D_DF] > 0 deep-filter taps, its tanh terms dfc (C, L, 2, F) Q15. h_st / c_st
-    (blocks * layers, K, H) int16: recurrent state, updated in place. scr (9, >= K, width) int16 scratch;
+    Q15 and, with L = dims[D_DF] > 0 deep-filter taps, its tanh terms dfc (C, L, 2, F) Q15. h_st
+    (blocks * layers, K, H) int16: recurrent state (TCN: the layers' outputs); c_st (blocks * layers, K,
+    >= H): LSTM cell states or the TCN layers' earlier inputs; both updated in place. scr (9, >= K, width) int16 scratch;
     acc (int64, int32) accumulator scratch, each (>= K, width) (see `_dense`)."""
     kk, d, hi, cc, pp, ff = dims[D_K], dims[D_D], dims[D_HI], dims[D_C], dims[D_P], dims[D_F]
     n_blocks, n_layers, inter, rnn = dims[D_BLOCKS], dims[D_LAYERS], dims[D_INTER], dims[D_RNN]
@@ -249,6 +278,12 @@ def _net_frame(
         for layer in range(n_layers):
             st = r * n_layers + layer
             inp = x if layer == 0 else h_st[st - 1]
+            if rnn == RNN_TCN:
+                n_in = d if layer == 0 else dims[D_H]
+                _tcn(wt, lay, li, inp, n_in, kk, c_st[st], 2**layer, dims[D_TCNK], h_st[st], bias, mq, sh, gh,
+                     gx, tanh_f, acc)  # fmt: skip
+                li += 1
+                continue
             if rnn == RNN_GRU:
                 _gru(wt, lay, li, inp, kk, h_st[st], bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
             else:

@@ -28,13 +28,14 @@ def average_checkpoints(paths: list[Path], out: Path) -> Path:
     states, steps, hparams = [], [], None
     for p in paths:
         st = torch.load(p, map_location="cpu", weights_only=False)
-        if hparams is not None and st["hparams"] != hparams:
+        hp = GroupCommHParams.from_dict(st["hparams"])  # fields added since the run: their defaults
+        if hparams is not None and hp != hparams:
             raise ValueError(f"{p}: hyper-parameters differ from {paths[0]}")
-        hparams = st["hparams"]
+        hparams = hp
         states.append(st["model"])
         steps.append(int(st["step"]))
     mean = {k: sum(s[k].double() for s in states) / len(states) for k in states[0]}
-    net = GroupCommNet(GroupCommHParams(**hparams))
+    net = GroupCommNet(hparams)
     net.load_state_dict({k: v.to(states[0][k].dtype) for k, v in mean.items()})
     training = {
         "averaged_checkpoints": [str(p) for p in paths], "step": max(steps), "steps": steps,

@@ -50,6 +50,31 @@ class _GroupRNN(nn.Module):
         return x + self.proj(y).reshape(b, t, k, d)
 
 
+class _TCN(nn.Module):
+    """Causal dilated convolutions over frames (one sequence per group, shared weights): layer l reads
+    this frame and the tcn_kernel - 1 before it 2**l apart, h = tanh(W [s_t; s_{t-2**l}; ...] + b).
+    Called as nn.GRU is: `forward(s, state)` -> (h, state), the state being each layer's earlier inputs
+    (N, (k-1) 2**l, inputs); None: zeros (the streaming reference's initial state)."""
+
+    def __init__(self, hp: GroupCommHParams):
+        super().__init__()
+        self.k = hp.tcn_kernel
+        self.layers = nn.ModuleList(
+            nn.Linear(hp.tcn_kernel * hp.seq_inputs(i), hp.hidden) for i in range(hp.rnn_layers)
+        )
+
+    def forward(self, s: torch.Tensor, state: list[torch.Tensor] | None = None):  # s (N, T, inputs)
+        t, new = s.shape[1], []
+        for i, lin in enumerate(self.layers):
+            dil, n_past = 2**i, (self.k - 1) * 2**i
+            past = s.new_zeros(s.shape[0], n_past, s.shape[2]) if state is None else state[i]
+            ext = torch.cat([past, s], dim=1)
+            new.append(ext[:, t:])
+            taps = [ext[:, n_past - j * dil : n_past - j * dil + t] for j in range(self.k)]
+            s = torch.tanh(lin(torch.cat(taps, dim=-1)))
+        return s, new
+
+
 class _Block(nn.Module):
     def __init__(self, hp: GroupCommHParams):
         super().__init__()
@@ -60,8 +85,11 @@ class _Block(nn.Module):
             self.inter = _GroupRNN(d, hp.inter_hidden)
         else:
             self.inter = None
-        cls = nn.GRU if hp.rnn == "gru" else nn.LSTM
-        self.rnn = cls(d, hp.hidden, num_layers=hp.rnn_layers, batch_first=True)
+        if hp.rnn == "tcn":
+            self.rnn = _TCN(hp)
+        else:
+            cls = nn.GRU if hp.rnn == "gru" else nn.LSTM
+            self.rnn = cls(d, hp.hidden, num_layers=hp.rnn_layers, batch_first=True)
         self.out = nn.Linear(hp.hidden, d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x (B, T, K, D)
@@ -204,6 +232,10 @@ class GroupCommNet(nn.Module):
                 put(f"{p}grnn.proj.weight", blk.inter.proj.weight)
                 put(f"{p}grnn.proj.bias", blk.inter.proj.bias)
             for layer in range(hp.rnn_layers):
+                if hp.rnn == "tcn":
+                    put(f"{p}tcn.{layer}.weight", blk.rnn.layers[layer].weight)
+                    put(f"{p}tcn.{layer}.bias", blk.rnn.layers[layer].bias)
+                    continue
                 for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                     put(f"{p}rnn.{layer}.{kind}", getattr(blk.rnn, f"{kind}_l{layer}"))
             put(f"{p}out.weight", blk.out.weight)
@@ -250,6 +282,8 @@ class GroupCommNet(nn.Module):
             return getattr(blk.inter.rnn, f"{parts[2]}_l0{sfx}")
         if parts[0] == "rnn":
             return getattr(blk.rnn, f"{parts[2]}_l{parts[1]}")
+        if parts[0] == "tcn":
+            return getattr(blk.rnn.layers[int(parts[1])], parts[2])
         if parts[0] == "out":
             return getattr(blk.out, parts[1])
         raise KeyError(f"{name} (hp {hp})")
@@ -302,6 +336,8 @@ def grow(
         raise ValueError(f"weights of {a} do not fit a model {hp}")
     if a.analysis_window > hp.analysis_window or a.hidden > hp.hidden:
         raise ValueError(f"weights of {a} are larger than a model {hp}: they can only grow")
+    if a.hidden < hp.hidden and hp.rnn == "tcn":
+        raise ValueError(f"growing a TCN's width (hidden {a.hidden} -> {hp.hidden}) is not supported")
     if a.df_taps > hp.df_taps:
         raise ValueError(f"weights of {a} have more deep-filter taps than a model {hp}")
     if a.feat_ema_shift not in (0, hp.feat_ema_shift):

@@ -42,8 +42,9 @@ class ModelConfig(BaseModel):
     n_model: int = 64
     groups: int = 4
     n_blocks: int = 2
-    rnn: Literal["gru", "lstm"] = "gru"
+    rnn: Literal["gru", "lstm", "tcn"] = "gru"
     rnn_layers: int = 1
+    tcn_kernel: int = 3
     hidden: int = 64
     inter: Literal["tac", "rnn", "none"] = "tac"
     inter_hidden: int = 32
@@ -163,7 +164,7 @@ class Trainer:
     def _read(self, path: Path) -> dict:
         """A checkpoint whose model has this config's hyper-parameters; its weights loaded into the net."""
         st = torch.load(path, map_location="cpu", weights_only=False)
-        if st["hparams"] != self.hp.to_dict():
+        if GroupCommHParams.from_dict(st["hparams"]) != self.hp:  # a field added since: its default
             raise SystemExit(f"{path}: checkpoint hyper-parameters differ from the config; use a new out_dir")
         self.net.load_state_dict(st["model"])
         return st
