@@ -314,3 +314,17 @@ def test_benchmark_torch_stream_is_the_model(rng, ema, taps, rnn):
         ref = net(x[None])[0, 0].numpy()
     d = hp.window - hp.hop
     np.testing.assert_allclose(y[d:], ref[:-d], atol=1e-5)
+
+
+def test_example_training_configs_are_valid():
+    """Every shipped training config loads as the trainer reads it, and builds its model."""
+    from hearpipe.config import load_model
+    from hearpipe.train.trainer import TrainConfig
+
+    from .conftest import REPO
+
+    files = sorted((REPO / "examples").glob("train_*.yaml"))
+    assert len(files) > 20
+    for f in files:
+        cfg = load_model(TrainConfig, f)
+        gc.GroupCommHParams(**cfg.model.model_dump())
