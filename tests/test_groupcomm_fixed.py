@@ -46,6 +46,7 @@ CONFIGS = {
     "stft-deep-filter-int8": (dict(df_taps=3), 8),
     "conv-complex-deep-filter-C2-int16": ({**CONV_COMPLEX, "df_taps": 2, "n_outputs": 2}, 16),
     "stft-tac-tcn3-int8": (dict(rnn="tcn", rnn_layers=3, hidden=12), 8),
+    "conv-grnn-tcn2-k4-int8": ({**CONV_LSTM, "rnn": "tcn", "tcn_kernel": 4, "n_outputs": 1}, 8),
     "conv-complex-tcn2-k2-deep-filter-int16": (
         {**CONV_COMPLEX, "rnn": "tcn", "rnn_layers": 2, "tcn_kernel": 2, "df_taps": 2},
         16,

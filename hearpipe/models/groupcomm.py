@@ -89,6 +89,8 @@ class GroupCommHParams:
             bad("rnn", "must be 'gru', 'lstm' or 'tcn'")
         if not 2 <= self.tcn_kernel <= 8:
             bad("tcn_kernel", "must lie in 2..8")
+        if self.rnn == "tcn" and self.rnn_layers > 8:
+            bad("rnn_layers", "must be <= 8 for a TCN (its state doubles with every layer)")
         if self.inter not in ("tac", "rnn", "none"):
             bad("inter", "must be 'tac', 'rnn' or 'none'")
         for name in ("window", "hop", "n_model", "groups", "n_blocks", "rnn_layers", "hidden", "n_outputs"):
@@ -376,17 +378,14 @@ class GroupCommState:
                 x = x + rec(p + "grnn.y", _group_birnn(x, w, p, hp.inter_hidden))
             s = rec(p + "inter.out", x)
             for layer in range(hp.rnn_layers):
-                i = r * hp.rnn_layers + layer
-                q = f"{p}rnn.{layer}."
-                self.seq_layer(r, layer, s, rec)
-                s = rec(q + "h", self.h[i])
+                s = self.seq_layer(r, layer, s, rec)
             x = x + rec(p + "out", matvec(w[p + "out.weight"], w[p + "out.bias"], s))
             rec(p + "x", x)
         return heads(w, x, rec)
 
-    def seq_layer(self, r: int, layer: int, s: np.ndarray, rec=lambda name, a: a) -> None:
-        """Sequence layer `layer` of block r on this frame's rows s (K, inputs): updates its state and
-        leaves its output in self.h[r * rnn_layers + layer]; `rec` sees the LSTM cell / TCN pre-activation."""
+    def seq_layer(self, r: int, layer: int, s: np.ndarray, rec=lambda name, a: a) -> np.ndarray:
+        """Sequence layer `layer` of block r on this frame's rows s (K, inputs) -> its output (K, H), also
+        kept in self.h; updates its state. `rec` sees the output, the LSTM cell and the TCN pre-activation."""
         hp, w = self.w.hp, self.w
         i = r * hp.rnn_layers + layer
         if hp.rnn == "tcn":
@@ -395,7 +394,7 @@ class GroupCommState:
             u = np.concatenate([s] + [past[-j * dil] for j in range(1, hp.tcn_kernel)], axis=1)
             self.h[i] = np.tanh(rec(q + "pre", matvec(w[q + "weight"], w[q + "bias"], u)))
             self.past[i] = np.concatenate([past[1:], s[None]])
-            return
+            return rec(q + "h", self.h[i])
         q = f"blocks.{r}.rnn.{layer}."
         args = (w[q + "weight_ih"], w[q + "weight_hh"], w[q + "bias_ih"], w[q + "bias_hh"])
         if hp.rnn == "gru":
@@ -403,6 +402,7 @@ class GroupCommState:
         else:
             self.h[i], self.c[i] = lstm_cell(s, self.h[i], self.c[i], *args)
             rec(q + "c", self.c[i])
+        return rec(q + "h", self.h[i])
 
     def process(self, power: np.ndarray) -> np.ndarray:
         """Frames of power (features, J) -> `step`'s output per frame, frames last (..., J)."""
@@ -643,7 +643,7 @@ def scratch_values(hp: GroupCommHParams) -> int:
     K, h, hi = hp.groups, hp.hidden, hp.inter_hidden
     g = 3 if hp.rnn == "gru" else 4
     inter = K * hi * 2 + hi if hp.inter == "tac" else (2 * K * hi + 6 * hi if hp.inter == "rnn" else 0)
-    seq = K * (hp.tcn_kernel * max(hp.group_dim, h) + h) if hp.rnn == "tcn" else K * 2 * g * h
+    seq = K * (hp.tcn_kernel * max(hp.group_dim, h) + 2 * h) if hp.rnn == "tcn" else K * 2 * g * h
     return hp.n_in + hp.n_model * 2 + max(inter, seq, K * hp.n_outputs * hp.mask_per_group)
 
 

@@ -65,6 +65,7 @@ import numpy as np
 
 from hearpipe.errors import InvalidInput
 from hearpipe.fixed import count
+from hearpipe.fixed.conv import conv1d_s16
 from hearpipe.fixed.elementwise import deep_filter_q15, mask_mul_s16, mean_groups_s16, prelu_s16
 from hearpipe.fixed.linalg import acc32_is_safe, dense_s16
 from hearpipe.fixed.ops import add_q15, new_ops, quantize_multiplier
@@ -170,8 +171,7 @@ def _probe_step(st: gc.GroupCommState, power: np.ndarray, rec) -> np.ndarray:
             x = rec("res", x + rec("res", gc._group_birnn(x, w, p, hp.inter_hidden)))
         s = x
         for layer in range(hp.rnn_layers):
-            st.seq_layer(r, layer, s, rec)  # records the LSTM cell / TCN pre-activation (fixed formats)
-            s = st.h[r * hp.rnn_layers + layer]
+            s = st.seq_layer(r, layer, s, rec)  # outputs, LSTM cells, TCN pre-activations: fixed formats
         x = rec("res", x + rec("res", mv(w[p + "out.weight"], w[p + "out.bias"], s)))
     return gc.heads(w, x, rec)  # the heads' logits are Q4.12 (table inputs), recorded for information
 
@@ -302,9 +302,9 @@ class FixedGroupComm:
         }
 
     def state_bytes(self, channels: int = 1) -> int:
-        """State kept between frames: int16 h (and c for LSTM) or the TCN's earlier inputs; with feat_ema_shift, int32 running means
-        and a started flag (one word); with df_taps L, the L-1 previous input frames (conv: int16, STFT:
-        int32 values)."""
+        """State kept between frames: int16 h (and c for LSTM) or the TCN's earlier inputs; with
+        feat_ema_shift, int32 running means and a started flag (one word); with df_taps L, the L-1 previous
+        input frames (conv: int16, STFT: int32 values)."""
         hp = self.hp
         means = hp.features if hp.feat_ema_shift else 0
         past = gc.past_values(hp) * (4 if hp.frontend == "stft" else 2)
@@ -318,9 +318,9 @@ class FixedGroupComm:
         k, d, hi = hp.groups, hp.group_dim, hp.inter_hidden
         g = 4 if hp.rnn == "lstm" else 3
         inter = {"tac": k * hi + hi + 2 * hi + d, "rnn": 2 * k * hi + 2 * hi + d, "none": 0}[hp.inter]
-        seq = 2 * g * hp.hidden + hp.hidden  # gate pre-activations and the new state
-        if hp.rnn == "tcn":  # the taps read, the pre-activations and the outputs of every group
-            seq = k * (hp.tcn_kernel * max(d, hp.hidden) + 2 * hp.hidden)
+        seq = 2 * g * hp.hidden + hp.hidden  # one group: gate pre-activations and the new state
+        if hp.rnn == "tcn":  # one group: the taps read, pre-activations, outputs
+            seq = hp.tcn_kernel * max(d, hp.hidden) + 2 * hp.hidden
         int16 = (
             hp.n_in + hp.n_model + max(inter, seq, d) + hp.n_outputs * hp.features
             + hp.n_outputs * 2 * hp.df_taps * hp.features  # deep-filter terms
@@ -528,10 +528,10 @@ def ops_per_frame(model: FixedGroupComm, parts=("features", "network", "mask")) 
                 c += count.gru(d, hi, k, 1, bits) + count.gru(d, hi, k, 1, bits)
                 c += count.dense(d, 2 * hi, k, bits) + count.add_q15(k * d)
             for layer in range(hp.rnn_layers):
-                if hp.rnn == "tcn":  # taps x inputs -> H, tanh, the delay line moves one frame
-                    n_in = hp.seq_inputs(layer)
-                    c += count.dense(h, hp.tcn_kernel * n_in, k, bits) + count.sigmoid(k * h)
-                    c += Counter(move=k * hp.tcn_past(layer) * n_in)
+                if hp.rnn == "tcn":  # a causal dilated convolution per group (conv1d_s16), tanh table
+                    for _ in range(k):
+                        c += count.conv1d(h, hp.seq_inputs(layer), hp.tcn_kernel, 1, 2**layer, bits)
+                    c += count.sigmoid(k * h)
                     continue
                 c += rnn(d if layer == 0 else h, h, 1, k, bits)
             c += count.dense(d, h, k, bits) + count.add_q15(k * d)
@@ -599,9 +599,16 @@ class FixedGroupCommState:
         hp = self.model.hp
         n = hp.n_blocks * hp.rnn_layers
         self.h = np.zeros((self.channels, n, hp.groups, hp.hidden), np.int16)
-        # LSTM cell states, or each TCN layer's earlier inputs, newest first (lag j at (j-1)*inputs)
+        # LSTM cell states, or each TCN layer's earlier inputs, newest first (lag j at (j-1)*inputs); every
+        # layer's row is as long as the longest (a simulator convenience: `state_bytes` counts the device's)
         aux = max(hp.tcn_past(i) * hp.seq_inputs(i) for i in range(hp.rnn_layers)) if hp.rnn == "tcn" else 0
         self.c = np.zeros((self.channels, n, hp.groups, max(aux, hp.hidden)), np.int16)
+        # the library path's TCN delay lines, conv1d_s16's own layout (oldest first): per channel, layer, group
+        self._lines = [
+            [np.zeros((hp.seq_inputs(i % hp.rnn_layers), hp.tcn_past(i % hp.rnn_layers)), np.int16)
+             for i in range(n) for _ in range(hp.groups)]
+            for _ in range(self.channels if self.engine == "kernels" and hp.rnn == "tcn" else 0)
+        ]  # fmt: skip
         self.ema = np.zeros((self.channels, hp.features + 1), np.int64)  # running means (feat_ema_shift)
         taps = max(hp.df_taps, 1)  # the deep filter's delay line: this frame and the L-1 before it
         self.hist = (
@@ -784,16 +791,21 @@ def _add_lib(st: FixedGroupCommState, x: np.ndarray, y: np.ndarray) -> np.ndarra
 
 
 def _tcn_lib(st: FixedGroupCommState, ch: int, r: int, layer: int, s: np.ndarray) -> np.ndarray:
-    """TCN layer `layer` of block r on this frame's rows s (K, inputs) int16: dense over the taps (Q4.12),
-    tanh table (Q15); the delay line st.c[ch, i] (newest first) moves one frame (counted)."""
+    """TCN layer `layer` of block r on this frame's rows s (K, inputs) int16: the library's causal dilated
+    convolution (`conv1d_s16`, one call per group, with its own delay-line layout: an oracle independent of
+    the fused kernel's), pre-activations Q4.12, then the tanh table (Q15)."""
     hp = st.model.hp
-    i, n_in, n_past, dil = r * hp.rnn_layers + layer, s.shape[1], hp.tcn_past(layer), 2**layer
-    past = st.c[ch, i]
-    lags = [past[:, (j * dil - 1) * n_in : j * dil * n_in] for j in range(1, hp.tcn_kernel)]
-    pre = _dense_lib(st, f"blocks.{r}.tcn.{layer}", np.concatenate([s, *lags], axis=1))
-    past[:, n_in : n_past * n_in] = past[:, : (n_past - 1) * n_in].copy()
-    past[:, :n_in] = s
-    st.ops += _as_array(Counter(move=hp.groups * n_past * n_in))
+    i, n_in, k = r * hp.rnn_layers + layer, s.shape[1], hp.tcn_kernel
+    q = st.model.by_name[f"blocks.{r}.tcn.{layer}"]
+    # columns [lag 0 | lag d | ...] -> PyTorch Conv1d layout (H, inputs, k), the oldest tap first
+    w = np.ascontiguousarray(q.w.reshape(q.rows, k, n_in)[:, ::-1, :].transpose(0, 2, 1))
+    pre = np.empty((hp.groups, q.rows), np.int16)
+    y = np.empty((q.rows, 1), np.int16)
+    for g in range(hp.groups):
+        line = st._lines[ch][i * hp.groups + g]
+        x = np.ascontiguousarray(s[g][:, None])
+        conv1d_s16(x, line, w, q.bias, q.mult, q.shift, -32768, 32767, 2**layer, y, st.ops)
+        pre[g] = y[:, 0]
     h = np.empty(pre.size, np.int16)
     tanh_array(pre.ravel(), TANH_TABLE, h, st.ops)
     st.h[ch, i] = h.reshape(pre.shape)

@@ -200,8 +200,8 @@ def _net_frame(
     """The mask estimator on one frame: inputs feat (1, n_in) int16 (format fmts[F_FEAT]) -> masks (C, F)
     Q15 and, with L = dims[D_DF] > 0 deep-filter taps, its tanh terms dfc (C, L, 2, F) Q15. h_st
     (blocks * layers, K, H) int16: recurrent state (TCN: the layers' outputs); c_st (blocks * layers, K,
-    >= H): LSTM cell states or the TCN layers' earlier inputs; both updated in place. scr (9, >= K, width) int16 scratch;
-    acc (int64, int32) accumulator scratch, each (>= K, width) (see `_dense`)."""
+    >= H): LSTM cell states or the TCN layers' earlier inputs; both updated in place. scr (9, >= K,
+    width) int16 scratch; acc (int64, int32) accumulator scratch, each (>= K, width) (see `_dense`)."""
     kk, d, hi, cc, pp, ff = dims[D_K], dims[D_D], dims[D_HI], dims[D_C], dims[D_P], dims[D_F]
     n_blocks, n_layers, inter, rnn = dims[D_BLOCKS], dims[D_LAYERS], dims[D_INTER], dims[D_RNN]
     afrac = fmts[F_ALPHA]
