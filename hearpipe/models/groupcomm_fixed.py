@@ -409,12 +409,12 @@ def quantize_model(
                 )
             )
         for layer in range(hp.rnn_layers):
-            q = f"{p}rnn.{layer}."
             f_in = fm.res if layer == 0 else H_FRAC
             if hp.rnn == "tcn":
-                q = f"{p}tcn.{layer}"
-                L.append(quantize_dense(q, w[q + ".weight"], w[q + ".bias"], f_in, GATE_FRAC, b))
+                t = f"{p}tcn.{layer}"
+                L.append(quantize_dense(t, w[t + ".weight"], w[t + ".bias"], f_in, GATE_FRAC, b))
                 continue
+            q = f"{p}rnn.{layer}."
             L.append(quantize_dense(q + "ih", w[q + "weight_ih"], w[q + "bias_ih"], f_in, GATE_FRAC, b))
             L.append(quantize_dense(q + "hh", w[q + "weight_hh"], w[q + "bias_hh"], H_FRAC, GATE_FRAC, b))
         L.append(quantize_dense(p + "out", w[p + "out.weight"], w[p + "out.bias"], H_FRAC, fm.res, b))
