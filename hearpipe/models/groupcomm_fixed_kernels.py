@@ -35,9 +35,8 @@ from hearpipe.fixed.ops import requantize_s64, rshift_round, sat16, sat32
 from hearpipe.fixed.tables import log2_q16, sigmoid_q15, tanh_q15
 
 # dims indices
-D_K, D_D, D_H, D_HI, D_C, D_P, D_F, D_BLOCKS, D_LAYERS, D_INTER, D_RNN, D_ACC32, D_EMA, D_DF, D_TCNK = range(
-    15
-)
+(D_K, D_D, D_H, D_HI, D_C, D_P, D_F, D_BLOCKS, D_LAYERS, D_INTER, D_RNN, D_ACC32, D_EMA, D_DF,
+ D_TCNK) = range(15)  # fmt: skip
 INTER_NONE, INTER_TAC, INTER_RNN = 0, 1, 2
 RNN_GRU, RNN_LSTM, RNN_TCN = 0, 1, 2
 # fmts indices: feature frac, residual frac, PReLU slope frac, then one TAC frac per block
@@ -170,9 +169,8 @@ def _lstm(wt, lay, li, xs, nb, hs, cs, bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
 @njit(cache=True)
 def _tcn(wt, lay, li, xs, n_in, nb, past, dil, taps, hs, bias, mq, sh, u, pre, tanh_f, acc):
     """One causal dilated conv layer (TCN) of nb sequences on one frame: xs (nb, >= I) int16, inputs in
-    the first I = n_in columns; past
-    (nb, >= (taps-1) dil I) their earlier values, newest first (lag j at [(j-1) I, j I)), moved on one
-    frame; hs (nb, H) Q15 <- tanh(W [x_t; x_{t-dil}; ...; x_{t-(taps-1) dil}] + b) (pre-activation
+    the first I = n_in columns; past (nb, >= (taps-1) dil I) their earlier values, newest first (lag j at
+    [(j-1) I, j I)), moved on one frame; hs (nb, H) Q15 <- tanh(W [x_t; x_{t-dil}; ...; x_{t-(taps-1) dil}] + b) (pre-activation
     Q4.12, saturating). u (nb, taps I) and pre (nb, H) scratch."""
     hd = lay[li, 1]
     n_past = (taps - 1) * dil
