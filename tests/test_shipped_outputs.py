@@ -1,0 +1,53 @@
+"""Every shipped graph renders exactly what it rendered before the house was reorganised (issue 16).
+
+The checksums were taken on commit ee56cb0, before any module moved: float (desktop) and bit-true fixed
+point (hearing-aid-dsp). A change that alters a rendered sample fails here; a deliberate change of
+behaviour updates the checksum in the same commit and says why.
+"""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+import hearpipe
+from tests.conftest import REPO
+
+EXPECTED = {
+    "enhance/desktop": "91bd0cc729a9ed60fd1de6c6c023ddd3a23a4e09062964db95bce30a7e1e42d8",
+    "enhance/hearing-aid-dsp": "a0011943297ceacd5d1534f2dab2d4ba72c997753f56a82a1fe16f01ecd32c82",
+    "enhance_stft/desktop": "607f1ecf671b6ea1ab03d57eeabec944ec0e2ffd168f96091f499a9e463fcfcd",
+    "enhance_stft/hearing-aid-dsp": "de93308d50369165bc62c92bcf0b3d0001fbb9cc6037c36dc99fdddccf84af86",
+    "hearing_aid/desktop": "75548309a1dab98caffd674ee56b217ef4febfcb75cc72c925c926aa6052af62",
+    "hearing_aid/hearing-aid-dsp": "770fedd5c79044f5230669e5b4f9345516d08099a3bb4e59fe3a59cd0693caa3",
+    "nalr_fir/desktop": "38c9bafbabdca31357730de796d540a36445020a2b53479d054c39105a58a1a9",
+    "nalr_fir/hearing-aid-dsp": "e4cd3896307f4680f614313632c0a016f69fcb9c4474d8afe1082cc00ff7a1c8",
+    "nalr_stft/desktop": "810ed8a4660cfa3f8049819502c82874f885e40f678464ae65c65ba4e6177b77",
+    "nalr_stft/hearing-aid-dsp": "e7ba6c2e8575d466019843c8d1071c9166f540fc979ef1ba96868a7cb0fa51bc",
+    "passthrough/desktop": "724dd8785d5e65bf4c5e6d3ddf9c4845afd24da9eafad82c7b36558bb2978af8",
+    "passthrough/hearing-aid-dsp": "c9df462d781146840f3ef747ced8b6d84379da760fff845725ae575cad41c672",
+    "stft_gain/desktop": "953441488359d346aabde84ef593004a15c6dd6737c82371939d12f31f2d8561",
+    "stft_gain/hearing-aid-dsp": "b460c5836b4fa07814df3071bdbcaf7e1c85e04b2307199aa8266a062aff80df",
+    "wdrc/desktop": "3a3168913a454b467b43cdc9c94612333d078c7ff5f5b3e502f66416785b910d",
+    "wdrc/hearing-aid-dsp": "d6ff8fae597b3738d5ae2096b728305990a131a6be42f4f9cdcad1c19fff8782",
+}
+
+
+def _signal(channels: int) -> np.ndarray:
+    rng = np.random.default_rng(20261208)
+    t = np.arange(16000) / 16000
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 3 * t))
+    return 0.1 * rng.standard_normal((channels, 16000)) + tone
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED))
+def test_shipped_graph_output_unchanged(key):
+    name, device = key.split("/")
+    graph = hearpipe.load_graph(REPO / "graphs" / f"{name}.yaml", device=device)
+    y = graph.run(_signal(graph.channels))
+    digest = hashlib.sha256(np.ascontiguousarray(y, dtype=np.float64).tobytes()).hexdigest()
+    assert digest == EXPECTED[key]
+
+
+def test_every_shipped_graph_is_checked():
+    assert {p.stem for p in (REPO / "graphs").glob("*.yaml")} == {k.split("/")[0] for k in EXPECTED}
