@@ -353,7 +353,6 @@ def bypass(graph, names) -> Any:
     noise reduction off, which would treat the test tones as noise). Each bypassed node must have one
     input and pass its format through unchanged; its readers are fed by its input instead."""
     from hearpipe.errors import InvalidInput
-    from hearpipe.graph.engine import Graph
     from hearpipe.graph.spec import INPUT
 
     names = list(names)
@@ -388,12 +387,7 @@ def bypass(graph, names) -> Any:
     from hearpipe.config import validate
     from hearpipe.graph.spec import GraphSpec
 
-    return Graph(
-        validate(GraphSpec, doc, graph.source),
-        source=graph.source,
-        device=graph.device,
-        base_dir=graph.ctx.base_dir,
-    )
+    return graph.rebuilt(spec=validate(GraphSpec, doc, graph.source))
 
 
 def fit(audiogram_path: str | Path, rule: str = "nal-r", ear: str | None = None) -> dict[str, Any]:

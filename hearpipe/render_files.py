@@ -69,8 +69,7 @@ def _graph_for(graph: Graph, channels: int, path: Path, rate: int) -> Graph:
     if channels == graph.channels:
         return graph
     if graph.channels == 1:  # a mono graph runs once per channel, each with its own state
-        spec = graph.spec.model_copy(update={"channels": channels})
-        return Graph(spec, source=graph.source, device=graph.device, base_dir=graph.ctx.base_dir)
+        return graph.rebuilt(channels=channels)
     raise InvalidInput(f"{path}: has {channels} channel(s) but the graph expects {graph.channels}")
 
 
@@ -189,7 +188,7 @@ def render(
         from hearpipe.budget.profiles import load_device
 
         dev = device if isinstance(device, DeviceProfile) else load_device(device)
-        g = Graph(graph.spec, source=graph.source, device=dev, base_dir=graph.ctx.base_dir)
+        g = graph.rebuilt(device=dev)
     if enforce and g.device is not None:
         g.budget().check()
     srcs = [Path(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]

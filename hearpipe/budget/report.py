@@ -146,9 +146,7 @@ def budget_report(graph, device: DeviceProfile | None) -> BudgetReport:
         raise InvalidInput("a budget needs a device profile (--device NAME or PATH)")
     if graph.device is not device and graph.device != device:
         # blocks size their state for the device they were prepared for: rebuild for this one
-        from hearpipe.graph.engine import Graph
-
-        graph = Graph(graph.spec, source=graph.source, device=device, base_dir=graph.ctx.base_dir)
+        graph = graph.rebuilt(device=device)
     rows = []
     for name in graph.order:
         blk = graph.blocks[name]

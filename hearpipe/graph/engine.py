@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -239,6 +239,25 @@ class Graph:
         y = np.concatenate([self.process(x), self.flush()], axis=1)
         self.reset()
         return y
+
+    def rebuilt(
+        self,
+        *,
+        device: DeviceProfile | Literal["same"] | None = "same",
+        channels: int | None = None,
+        spec: GraphSpec | None = None,
+    ) -> Graph:
+        """This graph prepared anew: for another device, channel count or an edited spec, with the same
+        source and base folder (relative paths in the graph resolve as before). The one way to rebuild."""
+        new_spec = spec or self.spec
+        if channels is not None and channels != new_spec.channels:
+            new_spec = new_spec.model_copy(update={"channels": channels})
+        return Graph(
+            new_spec,
+            source=self.source,
+            device=self.device if device == "same" else device,
+            base_dir=self.ctx.base_dir,
+        )
 
     # -- resources ----------------------------------------------------------------------------------
     def budget(self, device: DeviceProfile | None = None):
