@@ -49,6 +49,16 @@ class Context:
     def fixed(self) -> bool:
         return self.device is not None and self.device.fixed
 
+    @property
+    def word_bytes(self) -> int:
+        """Bytes of one stored data word on the device (`DeviceProfile.word_bytes`); 4 (float32) without one."""
+        return 4 if self.device is None else self.device.word_bytes
+
+    def value_bytes(self, fmt: SignalFormat) -> int:
+        """Bytes of one stored value of an edge of format `fmt` (`DeviceProfile.value_bytes`); without a
+        device every edge is float, stored as float32."""
+        return 4 if self.device is None else self.device.value_bytes(fmt.numeric)
+
     def resolve(self, path: str | Path) -> Path:
         p = Path(path)
         return p if p.is_absolute() else (self.base_dir / p)

@@ -8,7 +8,6 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from hearpipe.blocks.base import Block, BlockParams, Context
-from hearpipe.blocks.stft import word_bytes
 from hearpipe.budget.cost import Cost, add_ops
 from hearpipe.dsp.spectral import bin_frequencies_hz, db_to_amplitude, interpolate_gain_db
 from hearpipe.errors import FormatMismatch
@@ -72,7 +71,7 @@ class Gain(Block):
         return self.scale(x)
 
     def cost(self) -> Cost:
-        return Cost(ops=scale_ops(self.fmt), frame_rate_hz=self.fmt.frame_rate_hz, rom=word_bytes(self.ctx))
+        return Cost(ops=scale_ops(self.fmt), frame_rate_hz=self.fmt.frame_rate_hz, rom=self.ctx.word_bytes)
 
 
 class BandGainParams(BlockParams):
@@ -115,7 +114,7 @@ class BandGain(Block):
         return Cost(
             ops=scale_ops(self.fmt),
             frame_rate_hz=self.fmt.frame_rate_hz,
-            rom=self.fmt.features * word_bytes(self.ctx),
+            rom=self.fmt.features * self.ctx.word_bytes,
         )
 
 
@@ -152,7 +151,7 @@ class Delay(Block):
         return Cost(
             ops=add_ops(Counter(), move=2 * c),
             frame_rate_hz=self.fmt.frame_rate_hz,
-            ram_persistent=self.params.samples * c * word_bytes(self.ctx),
+            ram_persistent=self.params.samples * c * self.ctx.word_bytes,
         )
 
 
@@ -215,7 +214,7 @@ class Mix(Block):
         return Cost(
             ops=scale_ops(self.fmt, len(self.weights)),
             frame_rate_hz=self.fmt.frame_rate_hz,
-            rom=len(self.weights) * word_bytes(self.ctx),
+            rom=len(self.weights) * self.ctx.word_bytes,
         )
 
 

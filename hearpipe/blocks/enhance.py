@@ -21,7 +21,6 @@ import numpy as np
 from pydantic import Field
 
 from hearpipe.blocks.base import Block, BlockParams, Context
-from hearpipe.blocks.stft import word_bytes
 from hearpipe.budget.cost import Cost, add_ops
 from hearpipe.errors import FormatMismatch, InvalidInput
 from hearpipe.graph.format import SignalFormat
@@ -144,7 +143,7 @@ class GroupComm(Block):
                 rom=s["rom"],
             )
         fixed = self.ctx.fixed
-        wb = word_bytes(self.ctx)
+        wb = self.ctx.word_bytes
         o = gc.ops_per_frame(hp)
         ops = add_ops(Counter(), **{"mac8" if fixed else "mac_f32": (o["mac"] + gc.filter_macs(hp)) * c})
         add_ops(ops, add=o["add"] * c, cmp=o["cmp"] * c, lut=o["lut"] * c)

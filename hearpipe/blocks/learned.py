@@ -22,7 +22,6 @@ from numba import njit
 from pydantic import Field
 
 from hearpipe.blocks.base import Block, BlockParams, Context
-from hearpipe.blocks.stft import word_bytes
 from hearpipe.budget.cost import Cost, add_ops
 from hearpipe.errors import InvalidInput
 from hearpipe.graph.format import SignalFormat
@@ -151,7 +150,7 @@ class ConvEncoder(Block):
     def cost(self) -> Cost:
         if self.fixed:
             return _fixed_cost(self.fixed_enc, self.ctx.sample_rate_hz / self.S)
-        c, wb = self.channels, word_bytes(self.ctx)
+        c, wb = self.channels, self.ctx.word_bytes
         fixed = self.ctx.fixed
         ops = add_ops(Counter(), move=(self.W - self.S) * c)
         add_ops(ops, **{"mac8" if fixed else "mac_f32": self.N * self.W * c})
@@ -226,7 +225,7 @@ class ConvDecoder(Block):
     def cost(self) -> Cost:
         if self.fixed:
             return _fixed_cost(self.fixed_dec, self.ctx.sample_rate_hz / self.S)
-        c, wb = self.channels, word_bytes(self.ctx)
+        c, wb = self.channels, self.ctx.word_bytes
         fixed = self.ctx.fixed
         ops = add_ops(Counter(), add=self.W * c, move=(self.W - self.S) * c)
         add_ops(ops, **{"mac8" if fixed else "mac_f32": self.N * self.W * c})

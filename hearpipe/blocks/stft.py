@@ -76,22 +76,6 @@ def rfft_ops(n_fft: int) -> Counter:
     return add_ops(Counter(), butterfly=(n // 4) * int(np.log2(n // 2)) + n // 4)
 
 
-def word_bytes(ctx: Context) -> int:
-    """Bytes of one stored data word on the target: 4 (float32) when there is no device, 8 on a float64
-    device, the native word (2 or 4 bytes) on a fixed-point one."""
-    if ctx.device is None or ctx.device.arithmetic == "float32":
-        return 4
-    if ctx.device.arithmetic == "float64":
-        return 8
-    return 2 if ctx.device.word_bits <= 16 else 4
-
-
-def value_bytes(fmt: SignalFormat, ctx: Context) -> int:
-    """Bytes of one stored value of an edge: a data word, or more where the value is wider than the
-    device's word (the q31 FFT's int32 spectrum on a 16-bit DSP)."""
-    return max(word_bytes(ctx), 4 if fmt.numeric == "int32" else 0)
-
-
 def _fixed_plan(block: Block, n_fft: int, width: str) -> FixedRfft:
     if n_fft < 4 or n_fft & (n_fft - 1):
         raise block.fail(f"the fixed-point FFT needs a power-of-two length >= 4, n_fft is {n_fft}")
@@ -185,8 +169,8 @@ class Stft(Block):
         return ops
 
     def cost(self) -> Cost:
-        p, c, wb = self.params, self.channels, word_bytes(self.ctx)
-        vb = value_bytes(self.out_fmt, self.ctx)  # FFT buffer and twiddles at the FFT's width
+        p, c, wb = self.params, self.channels, self.ctx.word_bytes
+        vb = self.ctx.value_bytes(self.out_fmt)  # FFT buffer and twiddles at the FFT's width
         fft = count.rfft(p.fft_length) if self.fixed else rfft_ops(p.fft_length)
         return Cost(
             ops=_scaled(self._frame_ops() + fft, c),
@@ -275,8 +259,8 @@ class Istft(Block):
         return ops
 
     def cost(self) -> Cost:
-        c, wb = self.channels, word_bytes(self.ctx)
-        vb = value_bytes(self.in_fmt, self.ctx)  # overlap-add sums, FFT buffer, twiddles: the FFT's width
+        c, wb = self.channels, self.ctx.word_bytes
+        vb = self.ctx.value_bytes(self.in_fmt)  # overlap-add sums, FFT buffer, twiddles: the FFT's width
         fft = count.irfft(self.n_fft) if self.fixed else rfft_ops(self.n_fft)
         return Cost(
             ops=_scaled(self._frame_ops() + fft, c),

@@ -1,27 +1,14 @@
-"""What a block costs: operations per frame by kind, and memory. The device turns ops into cycles."""
+"""What a block costs: operations per frame by kind, and memory. The device turns ops into cycles.
+
+The kinds of operation (`OP_KINDS`) live in `hearpipe.fixed.count`, next to the kernels that count them.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 
-# Operation kinds a device profile prices in cycles. MACs are counted at the width of the narrower
-# operand pair the kernel multiplies (mac8: int8 x int16 as in CMSIS-NN s8/s16 kernels).
-OP_KINDS: tuple[str, ...] = (
-    "mac8",  # 8-bit weight multiply-accumulate
-    "mac16",  # 16 x 16 -> 32/64-bit accumulate
-    "mac32",  # 32 x 32 (or 24 x 24 on a 24-bit DSP) accumulate
-    "mac_f32",  # float multiply-accumulate
-    "add",  # add/subtract/saturate/shift
-    "mul",  # plain multiply (no accumulate)
-    "cmp",  # compare/max/min/abs
-    "lut",  # table look-up (with interpolation counted as mul + add)
-    "div",  # division
-    "sqrt",  # square root / reciprocal square root
-    "transcendental",  # float exp/log/pow/tanh on a float device
-    "butterfly",  # one radix-2 complex butterfly of an FFT
-    "move",  # memory move of one word
-)
+from hearpipe.fixed.count import OP_KINDS
 
 
 @dataclass

@@ -47,6 +47,21 @@ class DeviceProfile(BaseModel):
     def fixed(self) -> bool:
         return self.arithmetic == "fixed"
 
+    @property
+    def word_bytes(self) -> int:
+        """Bytes of one stored data word: 4 on a float32 device, 8 on float64, the native word (2 or 4
+        bytes) on a fixed-point one."""
+        if self.arithmetic == "float32":
+            return 4
+        if self.arithmetic == "float64":
+            return 8
+        return 2 if self.word_bits <= 16 else 4
+
+    def value_bytes(self, numeric: str) -> int:
+        """Bytes of one stored value of an edge whose numeric format is `numeric`: a data word, or more
+        where the value is wider than the word (the q31 FFT's int32 spectrum on a 16-bit DSP)."""
+        return max(self.word_bytes, 4 if numeric == "int32" else 0)
+
 
 def list_devices() -> list[Path]:
     return sorted(DEVICES_DIR.glob("*.yaml"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hearpipe.blocks.stft import value_bytes
 from hearpipe.budget.cost import Cost
 from hearpipe.budget.device import DeviceProfile
 from hearpipe.budget.memory import Buffer, plan
@@ -169,7 +168,7 @@ def budget_report(graph, device: DeviceProfile | None) -> BudgetReport:
         readers = [step[n] for n, ins in graph.inputs.items() if name in ins]
         last = max(readers, default=len(graph.order))  # the graph output lives until it is sent out
         frames = graph.block_size // fmt.hop
-        size = fmt.channels * fmt.features * frames * (2 if fmt.complex else 1) * value_bytes(fmt, graph.ctx)
+        size = fmt.channels * fmt.features * frames * (2 if fmt.complex else 1) * graph.ctx.value_bytes(fmt)
         buffers.append(Buffer(f"edge:{name}", size, step[name], last))
     for r in rows:
         if r.cost.ram_scratch:

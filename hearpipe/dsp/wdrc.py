@@ -1,6 +1,7 @@
 """Wide dynamic range compression: time constants, level detection, static curves, gain tables.
 
-Pure functions and numba kernels (domain.md section 4); the blocks in `hearpipe.blocks.gain` wrap them.
+Pure functions and numba kernels (domain.md section 4); the blocks in `hearpipe.blocks.dynamics` and
+`hearpipe.blocks.limiter` wrap them.
 All levels are in dB SPL through a calibration: `full_scale_db_spl` is the level of a full-scale sine
 (rms 1/sqrt(2)), so a signal of mean square `ms` has level `full_scale_db_spl + 10 log10(2 ms)`.
 

@@ -1,6 +1,6 @@
 """Positions of the operation kinds in the `ops` counter array every fixed-point kernel updates.
 
-They are positions in `hearpipe.budget.cost.OP_KINDS`, written out as literals because numba freezes
+They are positions in `hearpipe.fixed.count.OP_KINDS`, written out as literals because numba freezes
 globals into its on-disk cache; `hearpipe.fixed.count` checks them against OP_KINDS at import.
 """
 

@@ -42,22 +42,32 @@ def push_history(x, state):
                 state[c, s_n - t_n + i] = x[c, i]
 
 
-@njit("void(int16[:, ::1], int16[::1], int16[:, ::1], int16[:, ::1], int64[::1])", cache=True)
-def fir_q15(x, coeffs, state, y, ops):
-    """CMSIS `arm_fir_q15` per channel: y[n] = sat16((sum_k b[k] x[n-k]) >> 15), q63 accumulator,
-    truncating shift. coeffs b in natural order (CMSIS stores them reversed); state (C, L-1)."""
+@njit("void(int16[:, ::1], int16[:, ::1], int16[:, ::1], int64, int16[:, ::1], int64[::1])", cache=True)
+def fir_q15_shifted(x, taps, state, post_shift, y, ops):
+    """q15 FIR with one row of taps per channel (or one row for all) stored as q15 * 2**-post_shift, so
+    gains above 1 fit, as CMSIS's biquad postShift: y[n] = sat16((sum_k b[k] x[n-k]) >> (15 - post_shift)),
+    q63 accumulator, truncating shift. taps (C or 1, L) in natural order; state (C, L-1)."""
     c_n, t_n = x.shape
-    l_n = coeffs.shape[0]
+    l_n = taps.shape[1]
+    sh = 15 - post_shift
     for c in range(c_n):
+        row = c if taps.shape[0] > 1 else 0
         for t in range(t_n):
             acc = np.int64(0)
             for k in range(l_n):
-                acc += np.int64(coeffs[k]) * _tap(x, state, c, t - k)
-            y[c, t] = sat16(acc >> 15)
+                acc += np.int64(taps[row, k]) * _tap(x, state, c, t - k)
+            y[c, t] = sat16(acc >> sh)
     push_history(x, state)
     ops[MAC16] += c_n * t_n * l_n
     ops[ADD] += 2 * c_n * t_n
     ops[MOVE] += c_n * state.shape[1]
+
+
+@njit("void(int16[:, ::1], int16[::1], int16[:, ::1], int16[:, ::1], int64[::1])", cache=True)
+def fir_q15(x, coeffs, state, y, ops):
+    """CMSIS `arm_fir_q15` per channel: y[n] = sat16((sum_k b[k] x[n-k]) >> 15), q63 accumulator,
+    truncating shift. coeffs b in natural order (CMSIS stores them reversed); state (C, L-1)."""
+    fir_q15_shifted(x, coeffs.reshape((1, coeffs.shape[0])), state, 0, y, ops)
 
 
 _CONV = [

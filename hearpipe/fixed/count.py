@@ -1,7 +1,7 @@
 """Exact operation counts of the fixed-point kernels, from shapes alone (for blocks' `cost()`).
 
-Every kernel also adds what it executed to its `ops` argument (an int64 array indexed like
-`hearpipe.budget.cost.OP_KINDS`); tests run the kernels on random shapes and check that the counter
+Every kernel also adds what it executed to its `ops` argument (an int64 array indexed like `OP_KINDS`,
+defined here so the kernels need nothing above `hearpipe.fixed`); tests run the kernels on random shapes and check that the counter
 equals the functions here, so a block's cost is the count of what its kernels do, not an estimate.
 
 Conventions (one unit = one instruction of a DSP with single-cycle MAC and saturation):
@@ -19,8 +19,25 @@ from collections import Counter
 
 import numpy as np
 
-from hearpipe.budget.cost import OP_KINDS
 from hearpipe.fixed import _opidx
+
+# Operation kinds a device profile prices in cycles. MACs are counted at the width of the narrower
+# operand pair the kernel multiplies (mac8: int8 x int16 as in CMSIS-NN s8/s16 kernels).
+OP_KINDS: tuple[str, ...] = (
+    "mac8",  # 8-bit weight multiply-accumulate
+    "mac16",  # 16 x 16 -> 32/64-bit accumulate
+    "mac32",  # 32 x 32 (or 24 x 24 on a 24-bit DSP) accumulate
+    "mac_f32",  # float multiply-accumulate
+    "add",  # add/subtract/saturate/shift
+    "mul",  # plain multiply (no accumulate)
+    "cmp",  # compare/max/min/abs
+    "lut",  # table look-up (with interpolation counted as mul + add)
+    "div",  # division
+    "sqrt",  # square root / reciprocal square root
+    "transcendental",  # float exp/log/pow/tanh on a float device
+    "butterfly",  # one radix-2 complex butterfly of an FFT
+    "move",  # memory move of one word
+)
 
 for _name in ("mac8", "mac16", "mac32", "add", "mul", "cmp", "lut", "div", "sqrt", "butterfly", "move"):
     if OP_KINDS.index(_name) != getattr(_opidx, _name.upper()):

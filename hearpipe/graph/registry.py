@@ -13,7 +13,9 @@ _REGISTRY: dict[str, type] = {}
 BLOCK_MODULES = (
     "hearpipe.blocks.stft",
     "hearpipe.blocks.basic",
-    "hearpipe.blocks.gain",
+    "hearpipe.blocks.prescription",
+    "hearpipe.blocks.dynamics",
+    "hearpipe.blocks.limiter",
     "hearpipe.blocks.learned",
     "hearpipe.blocks.enhance",
 )
