@@ -24,9 +24,9 @@ def main(argv: list[str]) -> int:
         a = build_parser().parse_args(argv)
     except SystemExit as e:  # usage errors: argparse printed the message; exit code 2
         return int(e.code or 0)
-    from hearpipe.measure import fit
+    from hearpipe.dsp.prescription import fit_table
 
-    r = fit(a.audiogram, a.rule, a.ear)
+    r = fit_table(a.audiogram, a.rule, a.ear)
     if a.json:
         print(json.dumps(r, indent=2))
     else:

@@ -63,13 +63,15 @@ def main(argv: list[str]) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     from hearpipe import load_graph
-    from hearpipe.measure import bypass, measure
+    from hearpipe.graph.edit import bypass
+    from hearpipe.testbox.measure import measure
 
     g = load_graph(a.graph, device=a.device)
     if a.bypass:
         g = bypass(g, a.bypass)
     if a.plot:  # refuse an unusable folder (or a missing matplotlib) before the measurements run
-        from hearpipe.plots import plot_dir, plot_measurements, pyplot
+        from hearpipe.plots import plot_dir, pyplot
+        from hearpipe.testbox.plots import plot_measurements
 
         pyplot()
         plot_dir(a.plot)

@@ -11,12 +11,11 @@ import hearpipe
 import hearpipe.cli
 from hearpipe import fit_cli, measure_cli
 from hearpipe.dsp.audiogram import load_audiogram
-from hearpipe.dsp.prescription import nal_r
-from hearpipe.measure import (
+from hearpipe.dsp.prescription import fit_table, nal_r
+from hearpipe.graph.edit import bypass
+from hearpipe.testbox.measure import (
     attack_release,
-    bypass,
     configured_io,
-    fit,
     io_curve,
     measure,
     measured_latency,
@@ -138,7 +137,7 @@ def test_measure_result_is_json_and_plots_are_written(wdrc_graph, tmp_path):
     )
     assert all(d["thd_percent"] < 1.0 for d in r["harmonic_distortion"])
     pytest.importorskip("matplotlib")
-    from hearpipe.plots import plot_measurements
+    from hearpipe.testbox.plots import plot_measurements
 
     paths = plot_measurements(r, tmp_path / "plots")
     assert {p.name for p in paths} == {"io_curves.png", "frequency_response.png", "attack_release.png"}
@@ -148,7 +147,7 @@ def test_measure_result_is_json_and_plots_are_written(wdrc_graph, tmp_path):
 
 def test_fit_api_and_cli(capsys):
     ag = REPO / "examples/audiograms/right_only.json"
-    r = fit(ag, "nal-r")
+    r = fit_table(ag, "nal-r")
     assert r["ear"] == "right" and r["frequencies_hz"] == [250, 500, 1000, 2000, 4000, 6000]
     assert fit_cli.main([str(ag), "--rule", "half-gain", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -17,7 +17,7 @@ from hearpipe.dsp.prescription import (
     stft_gain_curve,
 )
 from hearpipe.errors import InvalidInput
-from hearpipe.measure import level_db_spl, measured_latency, tone_amplitude
+from hearpipe.testbox.measure import level_db_spl, measured_latency, tone_amplitude
 
 from .conftest import REPO, chain
 

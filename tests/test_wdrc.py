@@ -12,7 +12,7 @@ from hearpipe.dsp.prescription import prescribe
 from hearpipe.dsp.spectral import interpolate_gain_db
 from hearpipe.dsp.windows import analysis_window
 from hearpipe.errors import InvalidInput
-from hearpipe.measure import level_db_spl, tone_amplitude
+from hearpipe.testbox.measure import level_db_spl, tone_amplitude
 
 from .conftest import REPO, chain
 

@@ -116,7 +116,7 @@ def test_silence_and_full_scale_do_not_overflow(bits):
 
 def test_wdrc_graph_on_a_fixed_device_matches_float():
     import hearpipe
-    from hearpipe.measure import attack_release, io_curve
+    from hearpipe.testbox.measure import attack_release, io_curve
 
     from .conftest import REPO
 
@@ -146,7 +146,7 @@ def limiter_graph(device=None):
 
 
 def test_time_domain_limiter_float_and_fixed(rng):
-    from hearpipe.measure import level_db_spl, tone_amplitude
+    from hearpipe.testbox.measure import level_db_spl, tone_amplitude
 
     g, gq = limiter_graph(), limiter_graph("cortex-m7")
     assert gq.blocks["n0"].fixed

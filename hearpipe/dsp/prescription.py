@@ -14,11 +14,12 @@ Thresholds are taken from the audiogram by log-frequency interpolation (edge val
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
-from hearpipe.dsp.audiogram import Audiogram, Ear, interpolate_log_frequency
+from hearpipe.dsp.audiogram import Audiogram, Ear, interpolate_log_frequency, load_audiogram
 from hearpipe.dsp.spectral import bin_frequencies_hz, db_to_amplitude, interpolate_gain_db
 from hearpipe.errors import InvalidInput
 
@@ -83,6 +84,21 @@ def prescribe(
         raise InvalidInput(f"unknown prescription rule {rule!r} (known: {', '.join(RULES)})")
     ear = audiogram.pick_ear(ear)
     return _RULE_FUNCS[rule](audiogram.frequencies_hz, audiogram.thresholds(ear))
+
+
+def fit_table(audiogram_path: str | Path, rule: str = "nal-r", ear: Ear | None = None) -> dict[str, Any]:
+    """Insertion gain prescribed for one ear of an audiogram file, JSON-able: {'audiogram', 'rule', 'ear',
+    'frequencies_hz' (Hz), 'gain_db' (dB, rounded to 1e-4)}; the default ear is the file's first."""
+    ag = load_audiogram(audiogram_path)
+    e = ag.pick_ear(ear)
+    f, g = prescribe(ag, rule, e)
+    return {
+        "audiogram": str(audiogram_path),
+        "rule": rule,
+        "ear": e,
+        "frequencies_hz": [float(v) for v in f],
+        "gain_db": [round(float(v), 4) for v in g],
+    }
 
 
 def stft_gain_curve(frequencies_hz, gains_db, n_fft: int, sample_rate_hz: float) -> np.ndarray:

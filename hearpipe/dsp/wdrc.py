@@ -25,7 +25,7 @@ BTNRH divisors that is 0.80-0.89 x the attack time and 1.09-1.22 x the release t
 (the `wdrc` block's default, `time_constants: ansi`). On STFT frames the level of a window is dominated by
 its loud part, so the detector reacts a little early: measured attack times come out 10-20% short
 (graphs/wdrc.yaml: 4.25 ms for 5, 9.0 for 10, 1.6 for 2 ms at a 0.25 ms hop); release times match within
-1%. `hearpipe.measure` measures them on any graph.
+1%. `hearpipe.testbox.measure` measures them on any graph.
 
 Silence reads as LEVEL_FLOOR_DB_SPL in both the float and the fixed kernels, so the release into silence
 (and into any level below the floor) behaves the same in both.

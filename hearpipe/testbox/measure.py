@@ -7,20 +7,20 @@ standard (a digital graph has no volume control and no acoustic coupler): full-o
 graph's settings for a 50 dB SPL input, reference-test gain the gain for a 60 dB SPL input, both as the
 high-frequency average (HFA) of 1000, 1600 and 2500 Hz. Only the first channel is driven and measured.
 
-`measure(graph)` returns a JSON-able dict; `plot_measurements(result, out_dir)` (in `hearpipe.plots`)
-draws it; `fit(audiogram_path, rule, ear)` is the prescription behind `hearpipe fit`.
+`measure(graph)` returns a JSON-able dict; `plot_measurements(result, out_dir)` (in
+`hearpipe.testbox.plots`) draws it. To measure in a hearing aid's test mode, bypass nodes first
+(`hearpipe.graph.edit.bypass`).
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hearpipe.dsp.audiogram import load_audiogram
-from hearpipe.dsp.prescription import prescribe
+from hearpipe.dsp.spectral import interpolate_gain_db
+from hearpipe.dsp.wdrc import band_centers_hz, table_lookup
 
 HFA_FREQUENCIES_HZ = (1000.0, 1600.0, 2500.0)
 ANSI_TONE_HZ = 2000.0  # attack/release test tone (ANSI S3.22)
@@ -266,8 +266,6 @@ def band_frequencies(graph) -> list[float]:
     for name in graph.order:
         b = graph.blocks[name]
         if hasattr(b, "crossovers_hz") and len(getattr(b, "crossovers_hz", [])):
-            from hearpipe.dsp.wdrc import band_centers_hz
-
             return [float(v) for v in band_centers_hz(b.crossovers_hz, graph.sample_rate_hz)]
     return [f for f in (250.0, 500.0, 1000.0, 2000.0, 4000.0) if f < 0.45 * graph.sample_rate_hz]
 
@@ -279,9 +277,6 @@ def configured_io(graph, freq_hz: float, levels_db_spl) -> list[float] | None:
     band_gain, prescription, wdrc, gain_table, limiter) for the band that holds `freq_hz`; None when the
     graph holds any other block (its static behaviour is unknown here). Channel 0.
     """
-    from hearpipe.dsp.spectral import interpolate_gain_db
-    from hearpipe.dsp.wdrc import table_lookup
-
     lv = np.asarray(levels_db_spl, dtype=np.float64)
     for name in graph.order:
         b = graph.blocks[name]
@@ -346,59 +341,3 @@ def measure(graph, *, quick: bool = False, per_band: bool = True) -> dict[str, A
     if per_band:
         result["io_curves_per_band"] = [io_curve(graph, f) for f in band_frequencies(graph)]
     return result
-
-
-def bypass(graph, names) -> Any:
-    """A new prepared graph with the named nodes replaced by wires (a hearing aid's "test mode": e.g.
-    noise reduction off, which would treat the test tones as noise). Each bypassed node must have one
-    input and pass its format through unchanged; its readers are fed by its input instead."""
-    from hearpipe.errors import InvalidInput
-    from hearpipe.graph.spec import INPUT
-
-    names = list(names)
-    unknown = [n for n in names if n not in graph.blocks]
-    if unknown:
-        raise InvalidInput(f"--bypass: unknown node(s) {unknown} (nodes: {', '.join(graph.order)})")
-    feed = {}
-    for n in names:
-        ins = graph.inputs[n]
-        src = ins[0] if len(ins) == 1 else None
-        if src is None or graph.formats[src] != graph.formats[n]:
-            raise InvalidInput(f"--bypass: node '{n}' changes the signal format or has several inputs")
-        feed[n] = src
-
-    def source(n: str) -> str:
-        while n in feed:
-            n = feed[n]
-        return n
-
-    nodes = []
-    for spec_node in graph.spec.nodes:
-        if spec_node.name in feed:
-            continue
-        ins = [source(s) for s in graph.inputs[spec_node.name]]
-        nodes.append({**spec_node.model_dump(), "inputs": ins})
-    if not nodes:
-        raise InvalidInput("--bypass: nothing left of the graph")
-    doc = graph.spec.model_dump()
-    doc["nodes"] = nodes
-    if doc.get("output") in feed:
-        doc["output"] = source(doc["output"]) if source(doc["output"]) != INPUT else None
-    from hearpipe.config import validate
-    from hearpipe.graph.spec import GraphSpec
-
-    return graph.rebuilt(spec=validate(GraphSpec, doc, graph.source))
-
-
-def fit(audiogram_path: str | Path, rule: str = "nal-r", ear: str | None = None) -> dict[str, Any]:
-    """Insertion gain prescribed for one ear: {'rule', 'ear', 'frequencies_hz', 'gain_db'}."""
-    ag = load_audiogram(audiogram_path)
-    e = ag.pick_ear(ear)  # type: ignore[arg-type]
-    f, g = prescribe(ag, rule, e)
-    return {
-        "audiogram": str(audiogram_path),
-        "rule": rule,
-        "ear": e,
-        "frequencies_hz": [float(v) for v in f],
-        "gain_db": [round(float(v), 4) for v in g],
-    }
