@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -14,6 +15,22 @@ from hearpipe.errors import FormatMismatch
 from hearpipe.fixed.ops import gain_to_fixed, scale_fixed
 from hearpipe.graph.format import SignalFormat
 from hearpipe.graph.registry import register
+
+
+def check_gain_points(
+    frequencies_hz: list[float], gains_db: list[float], min_db: float, max_db: float
+) -> None:
+    """Refuse gain points that make no curve (ValueError, for parameter validators): lengths that differ
+    or are zero, frequencies (Hz) not strictly increasing, gains outside min_db..max_db (dB)."""
+    if len(frequencies_hz) != len(gains_db) or not gains_db:
+        raise ValueError(
+            f"frequencies_hz ({len(frequencies_hz)} values) and gains_db ({len(gains_db)} values) "
+            "must be non-empty and of the same length"
+        )
+    if any(b <= a for a, b in pairwise(frequencies_hz)):
+        raise ValueError("frequencies_hz must be strictly increasing")
+    if any(not min_db <= g <= max_db for g in gains_db):
+        raise ValueError(f"gains_db must lie within {min_db:g}..{max_db:g} dB")
 
 
 def _values_per_frame(fmt: SignalFormat) -> int:
@@ -80,15 +97,7 @@ class BandGainParams(BlockParams):
 
     @model_validator(mode="after")
     def _shape(self):
-        if len(self.frequencies_hz) != len(self.gains_db):
-            raise ValueError(
-                f"frequencies_hz ({len(self.frequencies_hz)} values) and gains_db ({len(self.gains_db)} values) "
-                "must have the same length"
-            )
-        if any(b <= a for a, b in zip(self.frequencies_hz, self.frequencies_hz[1:])):
-            raise ValueError("frequencies_hz must be strictly increasing")
-        if any(not -120 <= g <= 60 for g in self.gains_db):
-            raise ValueError("gains_db must lie within -120..60 dB")
+        check_gain_points(self.frequencies_hz, self.gains_db, -120, 60)
         return self
 
 

@@ -65,6 +65,15 @@ class BandDynamics(Block):
     def configure(self, fmt: SignalFormat, ctx: Context) -> None:
         raise NotImplementedError
 
+    def set_bands(self, crossovers_hz, attack_ms: PerBand, release_ms: PerBand) -> int:
+        """Band edges (Hz) and per-band attack and release times (ms, one value or one per band) from the
+        parameters; returns the number of bands."""
+        self.crossovers_hz = np.asarray(crossovers_hz, dtype=np.float64)
+        nb = self.crossovers_hz.size + 1
+        self.attack_ms = per_band(attack_ms, nb, "attack_ms", self)
+        self.release_ms = per_band(release_ms, nb, "release_ms", self)
+        return nb
+
     def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
         (fmt,) = inputs
         self.expect(fmt, domain="spectrum")
@@ -234,19 +243,10 @@ class Wdrc(BandDynamics):
 
     def configure(self, fmt: SignalFormat, ctx: Context) -> None:
         p = self.params
-        self.crossovers_hz = np.asarray(p.crossovers_hz, dtype=np.float64)
-        nb = len(p.crossovers_hz) + 1
+        nb = self.set_bands(p.crossovers_hz, p.attack_ms, p.release_ms)
         v = {
             k: per_band(getattr(p, k), nb, k, self)
-            for k in (
-                "expansion_knee_db_spl",
-                "expansion_ratio",
-                "threshold_db_spl",
-                "ratio",
-                "gain_db",
-                "attack_ms",
-                "release_ms",
-            )
+            for k in ("expansion_knee_db_spl", "expansion_ratio", "threshold_db_spl", "ratio", "gain_db")
         }
         limit = per_band(p.limit_db_spl, nb, "limit_db_spl", self) if p.limit_db_spl is not None else None
         for i in range(nb):
@@ -259,12 +259,11 @@ class Wdrc(BandDynamics):
                     f"expansion_knee_db_spl[{i}] ({v['expansion_knee_db_spl'][i]:g}) must not exceed "
                     f"threshold_db_spl[{i}] ({v['threshold_db_spl'][i]:g})"
                 )
-            for k in ("attack_ms", "release_ms"):
-                if not 0.0 < v[k][i] <= 10000.0:
-                    raise self.fail(f"{k}[{i}] = {v[k][i]:g} must lie within 0..10000 ms")
+            for k, t in (("attack_ms", self.attack_ms), ("release_ms", self.release_ms)):
+                if not 0.0 < t[i] <= 10000.0:
+                    raise self.fail(f"{k}[{i}] = {t[i]:g} must lie within 0..10000 ms")
             if not -120.0 <= v["gain_db"][i] <= 120.0:
                 raise self.fail(f"gain_db[{i}] = {v['gain_db'][i]:g} dB must lie within -120..120 dB")
-        self.attack_ms, self.release_ms = v["attack_ms"], v["release_ms"]
         self.detector_ratios = v["ratio"] if p.time_constants == "ansi" else None
         self.band_centers_hz = wdrc.band_centers_hz(self.crossovers_hz, fmt.sample_rate_hz)
 
@@ -329,9 +328,6 @@ class GainTable(BandDynamics):
 
     def configure(self, fmt: SignalFormat, ctx: Context) -> None:
         p = self.params
-        self.crossovers_hz = np.asarray(p.crossovers_hz, dtype=np.float64)
-        nb = len(p.crossovers_hz) + 1
-        self.attack_ms = per_band(p.attack_ms, nb, "attack_ms", self)
-        self.release_ms = per_band(p.release_ms, nb, "release_ms", self)
+        self.set_bands(p.crossovers_hz, p.attack_ms, p.release_ms)
         self.table_min, self.table_step = p.level_min_db_spl, p.level_step_db
         self.table = np.tile(np.asarray(p.gains_db, dtype=np.float64)[None], (fmt.channels, 1, 1))

@@ -38,8 +38,7 @@ class Limiter(BandDynamics):
 
     def configure(self, fmt: SignalFormat, ctx: Context) -> None:
         p = self.params
-        self.crossovers_hz = np.zeros(0)
-        self.attack_ms, self.release_ms = np.array([p.attack_ms]), np.array([p.release_ms])
+        self.set_bands([], p.attack_ms, p.release_ms)
         self.curve = wdrc.limiter_curve(p.limit_db_spl, p.ratio)
         self.table = np.tile(wdrc.gain_table([self.curve], wdrc.table_grid())[None], (fmt.channels, 1, 1))
 

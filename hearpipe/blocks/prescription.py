@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from hearpipe.blocks.base import Block, BlockParams, Context
-from hearpipe.blocks.basic import scale_ops
+from hearpipe.blocks.basic import check_gain_points, scale_ops
 from hearpipe.budget.cost import Cost, add_ops
 from hearpipe.dsp.audiogram import Audiogram, Ear, load_audiogram
 from hearpipe.dsp.fir import fir_stream
@@ -74,15 +74,7 @@ class PrescriptionParams(FittingParams):
         if explicit:
             if self.frequencies_hz is None or self.gains_db is None:
                 raise ValueError("frequencies_hz and gains_db go together")
-            if len(self.frequencies_hz) != len(self.gains_db) or not self.gains_db:
-                raise ValueError(
-                    f"frequencies_hz ({len(self.frequencies_hz)} values) and gains_db ({len(self.gains_db)} "
-                    "values) must be non-empty and of the same length"
-                )
-            if any(b <= a for a, b in zip(self.frequencies_hz, self.frequencies_hz[1:])):
-                raise ValueError("frequencies_hz must be strictly increasing")
-            if any(not -60 <= g <= 80 for g in self.gains_db):
-                raise ValueError("gains_db must lie within -60..80 dB")
+            check_gain_points(self.frequencies_hz, self.gains_db, -60, 80)
         return self
 
     def gain_points(self, ctx: Context, channels: int, block: Block) -> list[tuple[np.ndarray, np.ndarray]]:
