@@ -103,6 +103,19 @@ class Block:
     def fail(self, message: str) -> InvalidInput:
         return InvalidInput(f"{self.label()}: {message}")
 
+    def expect_q15_audio(self, fmt: SignalFormat) -> None:
+        """Refuse fixed-point time-domain input other than q15 (what the codec delivers on fixed devices)."""
+        if (fmt.numeric, fmt.frac_bits) != ("q15", 15):
+            raise self.fail(f"fixed-point input must be q15 audio, receives {fmt.describe()}")
+
+    def fixed_spectrum_bits(self, fmt: SignalFormat) -> int:
+        """Storage width (16 or 32 bits) of a fixed-point spectrum edge; refuses any other format."""
+        if fmt.numeric not in ("int16", "int32") or not fmt.complex:
+            raise self.fail(
+                f"fixed-point spectra must be int16 or int32 [re, im] pairs, receives {fmt.describe()}"
+            )
+        return 16 if fmt.numeric == "int16" else 32
+
     def expect(self, fmt: SignalFormat, *, domain: str | tuple[str, ...], what: str = "input") -> None:
         domains = (domain,) if isinstance(domain, str) else domain
         if fmt.domain not in domains:

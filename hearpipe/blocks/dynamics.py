@@ -21,7 +21,7 @@ from hearpipe.budget.cost import Cost, add_ops
 from hearpipe.dsp import wdrc
 from hearpipe.dsp.spectral import interpolate_gain_db
 from hearpipe.dsp.wdrc_fixed import fixed_ops, prepare_fixed
-from hearpipe.dsp.windows import WindowName, analysis_window
+from hearpipe.dsp.windows import WindowName, analysis_window, window_q15
 from hearpipe.fixed.ops import new_ops
 from hearpipe.fixed.tables import EXP2_TABLE, LOG2_TABLE
 from hearpipe.graph.format import SignalFormat
@@ -80,10 +80,8 @@ class BandDynamics(Block):
         if not fmt.complex or fmt.n_fft <= 0:
             raise self.fail(f"needs complex STFT frames, receives {fmt.describe()}")
         self.fixed = fmt.numeric != "float"
-        if self.fixed and fmt.numeric not in ("int16", "int32"):
-            raise self.fail(
-                f"fixed-point spectra must be int16 or int32 [re, im] pairs, receives {fmt.describe()}"
-            )
+        if self.fixed:
+            self.bits = self.fixed_spectrum_bits(fmt)
         self.ctx, self.fmt = ctx, fmt
         self.configure(fmt, ctx)
         cross = np.asarray(self.crossovers_hz, dtype=np.float64)
@@ -118,14 +116,12 @@ class BandDynamics(Block):
                 f"gain table has shape {self.table.shape[:2]}, expected ({fmt.channels}, {self.n_bands})"
             )
         if self.fixed:  # the bit-true twin (hearpipe.dsp.wdrc_fixed); the stft windows with a Q15 window
-            w_q15 = np.minimum(np.round(window * 32768.0), 32767) / 32768.0
-            bits = 16 if fmt.numeric == "int16" else 32
             self.fx = prepare_fixed(
                 self.band,
-                w_q15,
+                window_q15(window) / 32768.0,
                 fmt.n_fft,
                 fmt.frac_bits,
-                bits,
+                self.bits,
                 float(ctx.full_scale_db_spl),
                 self.alpha,
                 self.beta,
@@ -173,9 +169,8 @@ class BandDynamics(Block):
         f, b, wb = self.fmt, self.n_bands, self.ctx.word_bytes
         c, n = f.channels, f.features
         if self.fixed:
-            bits = 16 if f.numeric == "int16" else 32
             return Cost(
-                ops=fixed_ops(c, n, b, bits),
+                ops=fixed_ops(c, n, b, self.bits),
                 frame_rate_hz=f.frame_rate_hz,
                 ram_persistent=b * c * 4,  # Q16 dB detector levels
                 ram_scratch=2 * b * 8,

@@ -57,8 +57,7 @@ class Limiter(BandDynamics):
         self.table2 = np.ascontiguousarray(self.table[:, 0, :])
         self.fixed = fmt.numeric != "float"
         if self.fixed:
-            if fmt.numeric != "q15" or fmt.frac_bits != 15:
-                raise self.fail(f"fixed-point input must be q15 audio, receives {fmt.describe()}")
+            self.expect_q15_audio(fmt)
             self.fx = prepare_limiter_fixed(
                 self.alpha,
                 self.beta,

@@ -99,13 +99,9 @@ class Prescription(Block):
         self.factor3 = self.factor[:, :, None]
         self.fixed = fmt.numeric != "float"
         if self.fixed:
-            if fmt.numeric not in ("int16", "int32") or not fmt.complex:
-                raise self.fail(
-                    f"fixed-point spectra must be int16 or int32 [re, im] pairs, receives {fmt.describe()}"
-                )
+            bits = self.fixed_spectrum_bits(fmt)
             # gains in Q16.16 (up to +90 dB); each value: saturate(round(x g / 2**16)) at its storage width
             self.gain_q16 = np.round(self.factor * 65536.0).astype(np.int64)[:, :, None, None]
-            bits = 16 if fmt.numeric == "int16" else 32
             self.bounds = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
         return fmt
 
@@ -151,8 +147,7 @@ class PrescriptionFir(Block):
         )
         self.fixed = fmt.numeric != "float"
         if self.fixed:
-            if fmt.numeric != "q15" or fmt.frac_bits != 15:
-                raise self.fail(f"fixed-point input must be q15 audio, receives {fmt.describe()}")
+            self.expect_q15_audio(fmt)
             # taps scaled by 2**-shift so they fit q15 (gains > 1); the accumulator is shifted back
             peak = float(np.max(np.abs(self.taps)))
             self.shift = max(0, int(np.ceil(np.log2(peak / (1 - 2.0**-15))))) if peak > 0 else 0

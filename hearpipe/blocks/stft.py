@@ -25,8 +25,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from hearpipe.blocks.base import Block, BlockParams, Context
-from hearpipe.budget.cost import Cost, add_ops
-from hearpipe.dsp.windows import WindowName, analysis_window, dual_window
+from hearpipe.budget.cost import Cost, add_ops, repeat_ops
+from hearpipe.dsp.windows import WindowName, analysis_window, dual_window, window_q15
 from hearpipe.dsp.wola import frame_signal, overlap_add, to_q15, window_round
 from hearpipe.fixed import count
 from hearpipe.fixed.fft import FixedRfft, irfft_fixed, rfft_fixed
@@ -82,10 +82,6 @@ def _fixed_plan(block: Block, n_fft: int, width: str) -> FixedRfft:
     return FixedRfft(n_fft, width)
 
 
-def _scaled(ops: Counter, factor: int) -> Counter:
-    return Counter({k: v * factor for k, v in ops.items()})
-
-
 @register
 class Stft(Block):
     type_name = "stft"
@@ -120,10 +116,9 @@ class Stft(Block):
         self.out_fmt = out
         if not self.fixed:
             return out
-        if (fmt.numeric, fmt.frac_bits) != ("q15", 15):
-            raise self.fail(f"fixed-point input must be q15 audio, receives {fmt.describe()}")
+        self.expect_q15_audio(fmt)
         self.plan = _fixed_plan(self, p.fft_length, p.fixed_fft)
-        self.window_q15 = np.minimum(np.round(self.window * 32768.0), 32767).astype(np.int64)
+        self.window_q15 = window_q15(self.window)
         frame_frac = 30 if p.fixed_fft == "q31" else 15
         self.ops = new_ops()
         self.frame_ops_array = count.to_array(self._frame_ops())  # counted per frame in process
@@ -173,7 +168,7 @@ class Stft(Block):
         vb = self.ctx.value_bytes(self.out_fmt)  # FFT buffer and twiddles at the FFT's width
         fft = count.rfft(p.fft_length) if self.fixed else rfft_ops(p.fft_length)
         return Cost(
-            ops=_scaled(self._frame_ops() + fft, c),
+            ops=repeat_ops(self._frame_ops() + fft, c),
             frame_rate_hz=self.ctx.sample_rate_hz / p.hop,
             ram_persistent=(p.window_length - p.hop) * c * wb,
             ram_scratch=(p.fft_length + 2) * vb,
@@ -213,9 +208,8 @@ class Istft(Block):
         self.fixed = fmt.numeric != "float"
         if not self.fixed:
             return out
-        if fmt.numeric not in ("int32", "int16"):
-            raise self.fail(f"fixed-point spectra must be int16 or int32, receives {fmt.describe()}")
-        self.plan = _fixed_plan(self, self.n_fft, "q31" if fmt.numeric == "int32" else "q15")
+        bits = self.fixed_spectrum_bits(fmt)
+        self.plan = _fixed_plan(self, self.n_fft, "q31" if bits == 32 else "q15")
         self.frac = fmt.frac_bits
         # synthesis window in Q15, or fewer fraction bits where the dual window exceeds 1
         self.synth_frac = 15 - max(0, int(np.ceil(np.log2(max(dual.max(), 1.0)))))
@@ -263,7 +257,7 @@ class Istft(Block):
         vb = self.ctx.value_bytes(self.in_fmt)  # overlap-add sums, FFT buffer, twiddles: the FFT's width
         fft = count.irfft(self.n_fft) if self.fixed else rfft_ops(self.n_fft)
         return Cost(
-            ops=_scaled(self._frame_ops() + fft, c),
+            ops=repeat_ops(self._frame_ops() + fft, c),
             frame_rate_hz=self.ctx.sample_rate_hz / self.hop,
             ram_persistent=self.n_fft * c * vb,
             ram_scratch=(self.n_fft + 2) * vb,

@@ -36,6 +36,11 @@ class Cost:
         return sum(v for k, v in self.ops_per_s().items() if k.startswith("mac"))
 
 
+def repeat_ops(ops: Counter, times: float) -> Counter:
+    """The operations of `ops` done `times` times (e.g. one channel's, for all channels)."""
+    return Counter({k: v * times for k, v in ops.items()})
+
+
 def add_ops(counter: Counter, **kinds: float) -> Counter:
     """Add operation counts, checking the kinds (a typo would silently cost nothing)."""
     for k, v in kinds.items():

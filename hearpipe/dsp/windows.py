@@ -26,6 +26,12 @@ def analysis_window(name: WindowName, length: int) -> np.ndarray:
     raise ValueError(f"unknown window {name!r}")
 
 
+def window_q15(w: np.ndarray) -> np.ndarray:
+    """A window in [0, 1] as the fixed-point STFT applies it: Q15 integers (int64), rounded half to even,
+    1.0 saturated to 32767. Level detectors that calibrate on the window use the same values."""
+    return np.minimum(np.round(w * 32768.0), 32767).astype(np.int64)
+
+
 def overlap_sum(w: np.ndarray, hop: int) -> np.ndarray:
     """sum_k w[n + k*hop] for n in [0, hop): what overlap-add of `w` at this hop adds up to."""
     padded = np.zeros(-(-len(w) // hop) * hop)
