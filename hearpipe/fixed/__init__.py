@@ -4,5 +4,5 @@ Modules (import them directly; this package imports nothing, so `hearpipe.fixed.
 qformat (Q formats, conversion), ops (saturation, rounding, requantisation), linalg (dot, matvec,
 dense), conv (FIR, causal conv1d, depthwise, pointwise), rnn (LSTM, GRU), fft (real FFT pair q15/q31),
 tables (sigmoid, tanh, log2, exp2, dB, rsqrt), elementwise (ReLU/PReLU, group mean, masks, complex
-multiply), count (exact operation counts). Conventions: docs/fixed_point.md.
+multiply), count (the kinds of operation, exact operation counts). Conventions: docs/fixed_point.md.
 """
