@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hearpipe.blocks.base import Context
 from hearpipe.budget.cost import OP_KINDS, Cost
 from hearpipe.budget.device import DeviceProfile, list_devices
 from hearpipe.budget.profiles import load_device
@@ -133,3 +134,13 @@ def test_missing_required_field_and_bad_arithmetic(tmp_path: Path):
 def test_unknown_device_name_suggests_the_nearest():
     with pytest.raises(InvalidInput, match=r"unknown device 'cortex-m8'.*did you mean"):
         load_device("cortex-m8")
+
+
+def test_word_and_value_bytes():
+    """Bytes of a stored word (DeviceProfile.word_bytes) and of an edge value: int32 spectra stay 4 bytes
+    on a 16-bit DSP; a graph prepared without a device stores float32."""
+    m4 = load_device("cortex-m4f")
+    assert (m4.word_bytes, m4.value_bytes("q15"), m4.value_bytes("int32")) == (2, 2, 4)
+    assert (load_device("hearing-aid-dsp").word_bytes, load_device("desktop").word_bytes) == (4, 4)
+    assert m4.model_copy(update={"arithmetic": "float64"}).value_bytes("float") == 8
+    assert Context(16000.0, 1).word_bytes == 4

@@ -1,6 +1,7 @@
 """Dot/matvec/dense and causal convolutions: cmsisdsp, exact integer references, chunk invariance."""
 
 import itertools
+from collections import Counter
 
 import cmsisdsp as dsp
 import numpy as np
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hearpipe.errors import InvalidInput
-from hearpipe.fixed import conv, linalg
+from hearpipe.fixed import conv, count, linalg
 from hearpipe.fixed.ops import new_ops, quantize_multipliers
 
 RNG = np.random.default_rng(7)
@@ -98,6 +99,25 @@ def test_fir_q15_bit_exact_with_cmsis_across_calls():
         conv.fir_q15(np.ascontiguousarray(x[None, lo:hi]), b, state, y, new_ops())
         ours.append(y[0])
     assert np.array_equal(np.concatenate(ours), ref)
+
+
+def test_fir_q15_shifted_per_channel_taps_and_post_shift():
+    """One tap row per channel stored as q15 * 2**-post_shift: exact sum >> (15 - post_shift), saturated,
+    the same for any split of the signal; its op count is arm_fir_q15's."""
+    taps, post_shift = _i16((2, 7)), 3
+    x = _i16((2, 60))
+    ref = np.empty_like(x)
+    for c in range(2):
+        for t in range(60):
+            acc = sum(int(taps[c, k]) * int(x[c, t - k]) for k in range(7) if t - k >= 0)
+            ref[c, t] = min(max(acc >> (15 - post_shift), -32768), 32767)
+    state, ops, ours, chunks = np.zeros((2, 6), np.int16), new_ops(), [], [(0, 3), (3, 41), (41, 60)]
+    for lo, hi in chunks:
+        y = np.empty((2, hi - lo), np.int16)
+        conv.fir_q15_shifted(np.ascontiguousarray(x[:, lo:hi]), taps, state, post_shift, y, ops)
+        ours.append(y)
+    assert np.array_equal(np.concatenate(ours, axis=1), ref)
+    assert count.from_array(ops) == sum((count.fir_q15(2, hi - lo, 7) for lo, hi in chunks), Counter())
 
 
 def _conv_ref(x, w, bias, mult, shift, dilation, lo, hi):
