@@ -50,8 +50,8 @@ class DynamicsParams(BlockParams):
 class BandDynamics(Block):
     """Shared engine: per-band level (dB SPL) -> dB-domain attack/release follower -> gain table -> gain.
 
-    Subclasses set in `configure`: crossovers_hz, table (C, B, L) on the grid (table_min, table_step),
-    attack_ms and release_ms (B,).
+    Subclasses set in `configure`: crossovers_hz, attack_ms and release_ms (B,) through `set_bands`, and
+    table (C, B, L) on the grid (table_min, table_step).
     """
 
     crossovers_hz: np.ndarray
