@@ -10,6 +10,7 @@ import json
 import sys
 import traceback
 
+from hearpipe.cli import train
 from hearpipe.errors import HearpipeError, InvalidInput
 
 
@@ -173,11 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, func, help_ in (
         ("fit", "hearpipe.fit_cli", "main", "prescribe insertion gain from an audiogram (NAL-R, ...)"),
         ("measure", "hearpipe.measure_cli", "main", "ANSI S3.22-style test-box measurements of a graph"),
-        ("train", "hearpipe.train.cli", "main", "train a GroupComm model (needs the 'train' extra)"),
     ):
         s = sub.add_parser(name, help=help_, add_help=False)
         s.add_argument("args", nargs=argparse.REMAINDER)
         s.set_defaults(run=_delegate(module, func))
+    train.add_parser(sub)
     return p
 
 
