@@ -100,7 +100,7 @@ def test_si_snr_loss_matches_metric(rng):
 def test_lr_schedule_warms_up_and_decays():
     from hearpipe.train.trainer import TrainConfig
 
-    cfg = TrainConfig(out_dir="x", lr=1e-3, lr_min=1e-5, warmup_steps=10, max_steps=110)
+    cfg = TrainConfig(lr=1e-3, lr_min=1e-5, warmup_steps=10, max_steps=110)
 
     class T:  # only the schedule is exercised
         lr_scale = 1.0
@@ -234,11 +234,11 @@ def test_trainer_starts_from_a_weight_file_with_a_longer_encoder(tmp_path, rng):
     save_weights(tmp_path / "src.npz", src.export_arrays(), gc.ARCHITECTURE, hp.to_dict(), {})
     model = {k: v for k, v in hp.to_dict().items() if k not in ("log_eps", "feat_scale", "sample_rate_hz")}
     cfg = TrainConfig.model_validate({
-        "out_dir": "run", "init_from": "src.npz", "model": {**model, "enc_window": 48},
+        "init_from": "src.npz", "model": {**model, "enc_window": 48},
         "data": {"data_dir": str(_data_folder(tmp_path / "data", rng)), "segment_s": 0.5},
         "batch_size": 2, "max_steps": 2, "warmup_steps": 1, "dev_utterances": 1, "dev_seconds": 0.5,
     })  # fmt: skip
-    tr = Trainer(cfg, tmp_path)
+    tr = Trainer(cfg, tmp_path / "run", base_dir=tmp_path)
     assert tr.net.enc.shape[-1] == 48
     x = torch.from_numpy(0.1 * rng.standard_normal((1, 800)).astype(np.float32))
     with torch.no_grad():
@@ -316,14 +316,17 @@ def test_benchmark_torch_stream_is_the_model(rng, ema, taps, rnn):
     np.testing.assert_allclose(y[d:], ref[:-d], atol=1e-5)
 
 
-def test_example_training_configs_are_valid():
-    """Every shipped training config loads as the trainer reads it, and builds its model."""
+def test_training_configs_are_valid():
+    """Every training config a user starts from (examples/, one per front end) and every experiment's
+    (experiments/configs/) loads as the trainer reads it, and builds its model."""
     from hearpipe.config import load_model
     from hearpipe.train.trainer import TrainConfig
 
     from .conftest import REPO
 
-    files = sorted((REPO / "examples").glob("train_*.yaml"))
+    examples = sorted((REPO / "examples").glob("train_*.yaml"))
+    assert {f.name for f in examples} >= {"train_enhance.yaml", "train_enhance_stft.yaml"}
+    files = examples + sorted((REPO / "experiments" / "configs").glob("*.yaml"))
     assert len(files) > 20
     for f in files:
         cfg = load_model(TrainConfig, f)

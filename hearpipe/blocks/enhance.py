@@ -93,8 +93,8 @@ class GroupComm(Block):
         self.channels = fmt.channels
         self.fixed = fmt.numeric != "float"
         if self.fixed:
+            from hearpipe.datadir import default_data_dir
             from hearpipe.models import groupcomm_fixed as gf
-            from hearpipe.train.data import default_data_dir
 
             _, self.model = gf.quantize_weight_file(
                 self.params.weights, ctx.base_dir, weight_bits=8, data_dir=default_data_dir()

@@ -145,9 +145,9 @@ def oracle_irm(m: Mixture, window: int, hop: int = 64) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hearpipe.datadir import default_data_dir
     from hearpipe.models import groupcomm
     from hearpipe.models.weights import load_weights, resolve_weights
-    from hearpipe.train.data import default_data_dir
 
     ap = argparse.ArgumentParser(
         prog="python -m hearpipe.metrics.evaluate", description=__doc__.split("\n")[0]

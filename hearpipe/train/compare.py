@@ -4,9 +4,9 @@ Variants share the STFT front end, width n_model and the total recurrent width (
 baseline (K = 1) runs one GRU of K0*h units over all n_model features; GroupComm with K groups runs one
 small GRU of (K0*h)/K units, shared by all groups, on n_model/K features each, plus TAC across groups.
 
-    python -m hearpipe.train.compare configs --out-dir ../runs/compare --steps 3000   # one config per variant
-    hearpipe train ../runs/compare/gc_k4.yaml                                          # (each, same recipe)
-    python -m hearpipe.train.compare table --runs ../runs/compare [--stoi]             # the table
+    python -m hearpipe.train.compare configs --out-dir runs/compare --steps 3000   # one config per variant
+    hearpipe train runs/compare/gc_k4.yaml --out runs/compare/gc_k4              # (each, same recipe)
+    python -m hearpipe.train.compare table --runs runs/compare [--stoi]           # the table
 
 Columns: parameters, MAC/s of the mask estimator (float reference op count, front end excluded), RAM of
 the fixed-point model on a device (state + scratch, int16 activations), ROM (int8 weights), and, for
@@ -60,8 +60,7 @@ def write_configs(out_dir: Path, steps: int) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, hp in variants().items():
-        cfg = dict(base, name=name, out_dir=str((out_dir / name).resolve()),
-                   export_path=str((out_dir / name / "best.npz").resolve()), max_steps=steps)  # fmt: skip
+        cfg = dict(base, name=name, max_steps=steps)
         cfg["model"] = {k: v for k, v in hp.to_dict().items() if k in base["model"]}
         p = out_dir / f"{name}.yaml"
         p.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -78,9 +77,9 @@ def table(runs: Path | None, with_stoi: bool, n: int | None, seconds: float) -> 
         quality, steps = ("-", "-"), "-"
         trained = runs / name / "best.npz" if runs else None
         if trained and trained.is_file():
+            from hearpipe.datadir import default_data_dir
             from hearpipe.metrics.evaluate import dev_mixtures, evaluate
             from hearpipe.models.weights import load_weights
-            from hearpipe.train.data import default_data_dir
 
             wf = load_weights(trained, gc.ARCHITECTURE)
             w = gc.GroupCommWeights.from_arrays(gc.GroupCommHParams.from_dict(wf.hparams), wf.arrays)

@@ -14,7 +14,7 @@ Every batch is a pure function of (seed, step), so a resumed run sees the same d
 
 from __future__ import annotations
 
-import os
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -26,16 +26,10 @@ from hearpipe.errors import InvalidInput
 SAMPLE_RATE = 16000
 
 
-def default_data_dir() -> Path:
-    """$HEARPIPE_DATA, else ../shared/data relative to the repository root."""
-    env = os.environ.get("HEARPIPE_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-def read_folder(folder: Path, min_seconds: float = 0.5) -> list[np.ndarray]:
-    """All FLAC/WAV files in a folder as int16 arrays (mono, 16 kHz; others refused)."""
+@functools.lru_cache(maxsize=8)
+def read_folder(folder: Path, min_seconds: float = 0.5) -> tuple[np.ndarray, ...]:
+    """All FLAC/WAV files in a folder as int16 arrays (mono, 16 kHz; others refused). Cached: a recipe's
+    stages read the same folders."""
     if not folder.is_dir():
         raise InvalidInput(f"{folder}: data folder not found (set HEARPIPE_DATA or data_dir)")
     out = []
@@ -46,11 +40,12 @@ def read_folder(folder: Path, min_seconds: float = 0.5) -> list[np.ndarray]:
         if sr != SAMPLE_RATE:
             raise InvalidInput(f"{p}: sample rate {sr} Hz, expected {SAMPLE_RATE}")
         x = x[:, 0]
+        x.setflags(write=False)  # shared through the cache
         if len(x) >= min_seconds * SAMPLE_RATE:
             out.append(x)
     if not out:
         raise InvalidInput(f"{folder}: no audio files")
-    return out
+    return tuple(out)
 
 
 def rms(x: np.ndarray) -> float:

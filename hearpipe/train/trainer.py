@@ -1,30 +1,36 @@
-"""Training loop: on-the-fly mixtures, negative SI-SNR, Adam + LR schedule, checkpoints, resume, export.
+"""Training loop: on-the-fly mixtures, negative SI-SNR, Adam + LR schedule, checkpoints, resume.
 
-Layout of a run folder (`out_dir`): `config.yaml` (the resolved config), `train.log` (progress),
-`last.pt` (model, optimiser, step; written every `checkpoint_minutes`), `best.pt`, `best.npz` (the best
-model so far on the dev subset, also copied to `export_path`) and, when the schedule ends, `final.npz` (the
-model at the last step: at the end of a cosine cycle usually as good as the subset's pick, which a
-16-utterance subset makes noisy - docs/groupcomm.md, session 7).
+Everything a run writes lies in its run folder (`hearpipe train CONFIG --out DIR`), never in the package:
+`config.yaml` (the resolved config), `train.log` (progress), `last.pt` (model, optimiser, step; written
+every `checkpoint_minutes` and when SIGINT or SIGTERM stops the run), `best.pt`, `best.npz` (the best model
+so far on the dev subset) and, when the run reaches its last step, `final.npz` (the model at that step: at
+the end of a cosine cycle usually as good as the subset's pick, which a 16-utterance subset makes noisy -
+experiments/log.md, session 7). A rerun with the same folder resumes from `last.pt`. Shipping a weight
+file is a separate step (experiments/README.md).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hearpipe.datadir import default_data_dir
+from hearpipe.errors import InvalidInput
 from hearpipe.metrics.evaluate import dev_mixtures, evaluate
 from hearpipe.models.groupcomm import ARCHITECTURE, GroupCommHParams, summary
 from hearpipe.models.weights import load_weights, resolve_weights, save_weights
-from hearpipe.train.data import MixConfig, Mixer, default_data_dir
+from hearpipe.train.data import MixConfig, Mixer
 from hearpipe.train.model import GroupCommNet, count_params, grow
 
 
@@ -59,8 +65,6 @@ class DataConfig(MixConfig):
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "enhance"
-    out_dir: str = Field(description="run folder (checkpoints, log); relative to the config file")
-    export_path: str | None = Field(None, description="copy the best .npz here (relative to the config file)")
     init_from: str | None = Field(
         None,
         description="start a new run from this checkpoint's (.pt) or weight file's (.npz, builtin:NAME) "
@@ -86,6 +90,19 @@ class TrainConfig(BaseModel):
     dev_utterances: int = 6  # dev subset for model selection (each at 0 and 5 dB)
     dev_seconds: float = 4.0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_output_paths(cls, doc: Any) -> Any:
+        """A config names no place to write: the run folder comes from `--out`, shipping is a separate step."""
+        named = [k for k in ("out_dir", "export_path") if isinstance(doc, dict) and k in doc]
+        if named:
+            raise ValueError(
+                f"{', '.join(named)}: a training config names no output path; a run writes only under "
+                "`hearpipe train CONFIG --out DIR`, and shipping a weight file is a separate step "
+                "(experiments/README.md)"
+            )
+        return doc
+
 
 def _si_snr_loss(est: torch.Tensor, ref: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Negative SI-SNR in dB, averaged over the batch (est, ref: (B, T))."""
@@ -103,12 +120,56 @@ def _level_loss(est: torch.Tensor, ref: torch.Tensor, eps: float = 1e-10) -> tor
     return (d * d).mean()
 
 
+def package_dir() -> Path:
+    """The installed hearpipe package: no run writes into it."""
+    return Path(__file__).resolve().parents[1]
+
+
+def check_out_dir(out: Path) -> Path:
+    """`out` resolved, refused when it lies inside the installed package (its weights are shipped files)."""
+    out = Path(out).resolve()
+    if out == package_dir() or package_dir() in out.parents:
+        raise InvalidInput(
+            f"{out}: refusing to write a training run inside the installed package; choose a folder outside "
+            f"{package_dir()} (shipping a weight file is a separate step: experiments/README.md)"
+        )
+    return out
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '12 min', '1 h 20 min'."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+@contextmanager
+def _stop_requests():
+    """SIGINT and SIGTERM append to the yielded list instead of killing the process, so the loop can
+    finish its step and write a checkpoint (signals reach only the main thread: elsewhere, no handlers)."""
+    got: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+    old = {
+        s: signal.signal(s, lambda signum, frame: got.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield got
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
 class Trainer:
-    def __init__(self, cfg: TrainConfig, base_dir: Path):
+    """One run in the folder `out` (created; refused inside the package). `base_dir` anchors a relative
+    `init_from` (the config file's folder)."""
+
+    def __init__(self, cfg: TrainConfig, out: Path, base_dir: Path = Path(".")):
         self.cfg = cfg
-        self.out = (base_dir / cfg.out_dir).resolve()
+        self.out = check_out_dir(out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.export = (base_dir / cfg.export_path).resolve() if cfg.export_path else None
         torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.hp = GroupCommHParams(**cfg.model.model_dump())
@@ -124,6 +185,7 @@ class Trainer:
         self.history: list[dict] = []
         self.log_f = open(self.out / "train.log", "a", buffering=1)
         (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+        self.log(f"run folder {self.out}: config.yaml, train.log, checkpoints and weight files")
         if (self.out / "last.pt").is_file():
             self._load(self.out / "last.pt")
         elif cfg.init_from:
@@ -165,7 +227,7 @@ class Trainer:
         """A checkpoint whose model has this config's hyper-parameters; its weights loaded into the net."""
         st = torch.load(path, map_location="cpu", weights_only=False)
         if GroupCommHParams.from_dict(st["hparams"]) != self.hp:  # a field added since: its default
-            raise SystemExit(f"{path}: checkpoint hyper-parameters differ from the config; use a new out_dir")
+            raise InvalidInput(f"{path}: checkpoint hyper-parameters differ from the config; use a new --out")
         self.net.load_state_dict(st["model"])
         return st
 
@@ -223,11 +285,6 @@ class Trainer:
             self.bad_evals = 0
             self._save(self.out / "best.pt")
             self.export_npz(self.out / "best.npz", res)
-            if self.export is not None:
-                self.export.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self.export.with_name(self.export.name + ".tmp")
-                shutil.copyfile(self.out / "best.npz", tmp)
-                tmp.replace(self.export)
         else:
             self.bad_evals += 1
             if self.cfg.schedule == "plateau" and self.bad_evals >= self.cfg.plateau_patience:
@@ -237,50 +294,67 @@ class Trainer:
         self.log(
             f"checkpoint step {self.step}: dev SI-SNRi {score:.2f} dB "
             f"(0 dB {res.get('si_snri@0dB', 0):.2f}, 5 dB {res.get('si_snri@5dB', 0):.2f}); "
-            f"best {self.best:.2f}{' *exported*' if improved else ''} ({time.time() - t0:.1f} s)"
+            f"best {self.best:.2f} ({time.time() - t0:.1f} s); wrote {self.out / 'last.pt'}"
+            + (f", {self.out / 'best.pt'}, {self.out / 'best.npz'}" if improved else "")
         )
 
     # -- loop ------------------------------------------------------------------------------------------------
-    def run(self) -> None:
+    def run(self, stop_at: int | None = None) -> bool:
+        """Train to `max_steps` (or to the earlier `stop_at`: a step inside the schedule). True when that
+        step is reached (`final.npz` written), False when `max_minutes` ran out. SIGINT or SIGTERM: writes
+        `last.pt`, then raises KeyboardInterrupt."""
         c = self.cfg
+        target = min(c.max_steps, stop_at) if stop_at is not None else c.max_steps
         s = summary(self.hp)
         self.log(
             f"start {c.name}: {count_params(self.net)} trainable params, model {json.dumps(self.hp.to_dict())}, "
-            f"{s['mmacs_per_s']:.1f} M MAC/s, step {self.step}/{c.max_steps}"
+            f"{s['mmacs_per_s']:.1f} M MAC/s, step {self.step}/{target}; loss = -SI-SNR in dB "
+            f"(+ {c.level_weight:g} x level error in dB squared)"
         )
-        t_start = time.time()
-        t_ckpt = time.time()
-        t_log, loss_acc, n_acc = time.time(), 0.0, 0
-        while self.step < c.max_steps:
-            if c.max_minutes and (time.time() - t_start) / 60 > c.max_minutes:
-                break
-            noisy, clean = self.mixer.batch(c.seed, self.step, c.batch_size)
-            for g in self.opt.param_groups:
-                g["lr"] = self.lr_at(self.step)
-            est = self.net(torch.from_numpy(noisy))[:, 0]
-            ref = torch.from_numpy(clean)
-            loss = _si_snr_loss(est, ref)
-            if c.level_weight:
-                loss = loss + c.level_weight * _level_loss(est, ref)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            gn = torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
-            if torch.isfinite(gn):
-                self.opt.step()
-            self.step += 1
-            loss_acc += loss.item()
-            n_acc += 1
-            if self.step % c.log_every == 0:
-                dt = time.time() - t_log
+        t_start = t_ckpt = t_log = time.time()
+        snr_acc, n_acc = 0.0, 0
+        with _stop_requests() as stop:
+            while self.step < target and not stop:
+                if c.max_minutes and (time.time() - t_start) / 60 > c.max_minutes:
+                    break
+                noisy, clean = self.mixer.batch(c.seed, self.step, c.batch_size)
+                for g in self.opt.param_groups:
+                    g["lr"] = self.lr_at(self.step)
+                est = self.net(torch.from_numpy(noisy))[:, 0]
+                ref = torch.from_numpy(clean)
+                neg_snr = _si_snr_loss(est, ref)
+                loss = neg_snr + c.level_weight * _level_loss(est, ref) if c.level_weight else neg_snr
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                gn = torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
+                if torch.isfinite(gn):
+                    self.opt.step()
+                self.step += 1
+                snr_acc += neg_snr.item()
+                n_acc += 1
+                if self.step % c.log_every == 0:
+                    rate = n_acc / (time.time() - t_log)
+                    self.log(
+                        f"step {self.step}/{target} ({100 * self.step / target:.1f} %), "
+                        f"loss {snr_acc / n_acc:.2f} dB (= -SI-SNR), lr {self.lr_at(self.step):.2e}, "
+                        f"{rate:.1f} steps/s, ETA {duration((target - self.step) / rate)}"
+                    )
+                    t_log, snr_acc, n_acc = time.time(), 0.0, 0
+                if (time.time() - t_ckpt) / 60 >= c.checkpoint_minutes:
+                    self.checkpoint()
+                    t_ckpt = time.time()
+            if stop:
+                self._save(self.out / "last.pt")
                 self.log(
-                    f"step {self.step} loss {loss_acc / n_acc:.3f} lr {self.lr_at(self.step):.2e} "
-                    f"grad {float(gn):.2f} {n_acc / dt:.2f} steps/s"
+                    f"stopped by signal {signal.Signals(stop[0]).name} at step {self.step}: wrote "
+                    f"{self.out / 'last.pt'}; the same command resumes from it"
                 )
-                t_log, loss_acc, n_acc = time.time(), 0.0, 0
-            if (time.time() - t_ckpt) / 60 >= c.checkpoint_minutes:
-                self.checkpoint()
-                t_ckpt = time.time()
+                raise KeyboardInterrupt
         self.checkpoint()
-        if self.step >= c.max_steps:
+        if self.step >= target:
             self.export_npz(self.out / "final.npz", self.history[-1])
-        self.log(f"finished at step {self.step}; best dev SI-SNRi {self.best:.2f} dB")
+            self.log(f"finished at step {self.step}; wrote {self.out / 'final.npz'}")
+        else:
+            self.log(f"stopped for time (max_minutes) at step {self.step}/{target}; the same command resumes")
+        self.log(f"best dev SI-SNRi {self.best:.2f} dB ({self.out / 'best.npz'})")
+        return self.step >= target
