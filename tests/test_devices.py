@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from hearpipe.budget.cost import OP_KINDS, Cost
-from hearpipe.budget.device import DeviceProfile, list_devices
-from hearpipe.budget.profiles import load_device
+from hearpipe.budget.device import DeviceProfile
+from hearpipe.budget.profiles import list_devices, load_device
 from hearpipe.config import load_model
 from hearpipe.errors import InvalidInput
 

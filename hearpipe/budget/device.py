@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hearpipe.budget.cost import OP_KINDS
-
-DEVICES_DIR = Path(__file__).resolve().parents[2] / "devices"
 
 
 class DeviceProfile(BaseModel):
@@ -46,7 +43,3 @@ class DeviceProfile(BaseModel):
     @property
     def fixed(self) -> bool:
         return self.arithmetic == "fixed"
-
-
-def list_devices() -> list[Path]:
-    return sorted(DEVICES_DIR.glob("*.yaml"))
