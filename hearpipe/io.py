@@ -67,6 +67,13 @@ def _audio_info(path: Path):
     return info
 
 
+def _new_file_mode() -> int:
+    """The mode `open(path, "w")` gives a new file: 0o666 less the process's umask."""
+    umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
@@ -112,6 +119,7 @@ def render_file(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=out_dir)
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.chmod(_new_file_mode())  # mkstemp's 0o600 would make every rendered file private to its writer
     clipped_in = clipped_out = 0
     bar = Progress(info.duration, f"{src.name}", "s audio", enabled=progress, min_total=10.0)
     t0 = time.perf_counter()

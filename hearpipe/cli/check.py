@@ -9,7 +9,7 @@ from hearpipe.budget.device import DeviceProfile
 from hearpipe.config import load_model, read_document
 from hearpipe.dsp.audiogram import load_audiogram
 from hearpipe.errors import HearpipeError, InvalidInput
-from hearpipe.graph.engine import load_graph
+from hearpipe.graph.engine import graph_path, load_graph
 
 
 def add_parser(sub) -> None:
@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
         description="Validate graph, device profile and audiogram files: a graph is built and prepared, a "
         "profile or audiogram loaded. Exit code 2 when any file fails.",
     )
-    p.add_argument("files", nargs="+", help="YAML or JSON files")
+    p.add_argument("files", nargs="+", help="YAML or JSON files, or shipped graph names")
     p.add_argument(
         "--json", action="store_true", help="one JSON object per file: file, ok, kind, detail, error"
     )
@@ -38,18 +38,19 @@ def kind_of(doc: dict) -> str:
 
 
 def check_file(f: str) -> dict:
-    """{file, ok, kind, detail, error} for one file."""
+    """{file, ok, kind, detail, error} for one file (or shipped graph name)."""
     kind = None
     try:
-        kind = kind_of(read_document(f))
+        path = graph_path(f)
+        kind = kind_of(read_document(path))
         if kind == "graph":
-            g = load_graph(f)
+            g = load_graph(path)
             detail = f"graph, {len(g.blocks)} nodes, latency {g.latency_ms:.3f} ms"
         elif kind == "device":
-            d = load_model(DeviceProfile, f)
+            d = load_model(DeviceProfile, path)
             detail = f"device '{d.name}' ({d.arithmetic}, {d.usable_mips:g} MIPS, {d.ram_kib:,.0f} KiB RAM)"
         elif kind == "audiogram":
-            load_audiogram(f)
+            load_audiogram(path)
             detail = "audiogram"
         else:
             raise InvalidInput(
