@@ -1,15 +1,18 @@
 """The command line: exit codes 0/1/2/3, readable errors, nothing written on failure."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import yaml
 
-from hearpipe.cli import main
+import hearpipe
+from hearpipe.cli import COMMANDS, main
 
 from .conftest import DEVICES, GRAPHS, REPO
 
@@ -198,12 +201,12 @@ def test_several_inputs_into_folder(tmp_path, capsys, tone):
 
 
 def test_internal_error_exit_1_without_traceback(monkeypatch, capsys):
-    import hearpipe.cli as cli
+    from hearpipe.cli import devices
 
     def boom(a):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(cli, "_cmd_devices", boom)
+    monkeypatch.setattr(devices, "run", boom)
     code, _, err = run("devices", capsys=capsys)
     assert code == 1 and "internal error" in err and "Traceback" not in err
 
@@ -234,8 +237,6 @@ def test_measure_plot_folder_refused_before_measuring(tmp_path, capsys):
 
 def test_render_api_with_a_device_keeps_the_graph_files_folder(tmp_path, tone, monkeypatch):
     """Rebuilding a loaded graph for a device must still find its audiogram relative to the graph file."""
-    import hearpipe
-
     monkeypatch.chdir(tmp_path)  # not the graph's folder
     g = hearpipe.load_graph(REPO / "graphs" / "nalr_stft.yaml")
     (r,) = hearpipe.render(g, tone, tmp_path / "o.wav", device="desktop", progress=False)
@@ -261,8 +262,8 @@ def test_unknown_output_format(tmp_path, capsys, tone):
     assert code == 2 and "unknown output format '.mp9'" in err
 
 
-@pytest.mark.parametrize("cmd", ["fit", "measure", "train"])
-def test_delegated_commands_show_their_help(cmd):
+@pytest.mark.parametrize("cmd", [c.__name__.rpartition(".")[2] for c in COMMANDS])
+def test_every_command_shows_its_help(cmd):
     r = subprocess.run([sys.executable, "-m", "hearpipe", cmd, "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and f"usage: hearpipe {cmd}" in r.stdout, r.stderr
 
@@ -270,3 +271,85 @@ def test_delegated_commands_show_their_help(cmd):
 def test_unknown_option_is_a_usage_error(capsys):
     code, _, err = run("blocks", "--bogus", capsys=capsys)
     assert code == 2 and "unrecognized arguments: --bogus" in err
+
+
+def test_version(capsys):
+    code, out, _ = run("--version", capsys=capsys)
+    assert code == 0 and out.startswith("hearpipe ") and out.split()[1] == hearpipe.__version__
+
+
+def test_check_json_per_file(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nodes: [{name: a, type: stfft}]\n")
+    code, out, err = run("check", GRAPHS[0], DEVICES[0], bad, "--json", capsys=capsys)
+    assert code == 2 and err == ""
+    good_graph, good_device, failed = json.loads(out)
+    assert good_graph["ok"] and good_graph["kind"] == "graph" and good_graph["error"] is None
+    assert good_device["ok"] and good_device["kind"] == "device"
+    assert not failed["ok"] and failed["kind"] == "graph" and "unknown block type 'stfft'" in failed["error"]
+
+
+def test_blocks_devices_graphs_json(capsys):
+    code, out, _ = run("blocks", "--json", capsys=capsys)
+    types = {t["type"]: t for t in json.loads(out)}
+    assert code == 0 and {"name": "hop", "type": "int", "required": False, "default": 64} in [
+        {k: p[k] for k in ("name", "type", "required", "default")} for p in types["stft"]["params"]
+    ]
+    code, out, _ = run("devices", "--json", capsys=capsys)
+    devices = json.loads(out)
+    assert code == 0 and [d["device"] for d in devices] == [p.stem for p in DEVICES]
+    assert all(d["usable_mips"] > 0 and d["ram_kib"] > 0 for d in devices)
+    code, out, _ = run("graphs", "--json", capsys=capsys)
+    graphs = json.loads(out)
+    assert code == 0 and [g["name"] for g in graphs] == [p.stem for p in GRAPHS]
+    assert all(g["description"] for g in graphs)
+    code, out, _ = run("graphs", capsys=capsys)
+    assert code == 0 and all(p.stem in out for p in GRAPHS)
+
+
+def test_render_json_summary(tmp_path, tone, capsys):
+    out_wav = tmp_path / "o.wav"
+    code, out, err = run(
+        "render", "passthrough", tone, "-o", out_wav, "--device", "desktop", "--json", capsys=capsys
+    )
+    assert code == 0, err
+    s = json.loads(out)
+    assert s["device"] == "desktop" and s["latency_samples"] == 64 and s["latency_ms"] == 4.0
+    assert s["latency_compensated"] is False
+    (f,) = s["files"]
+    assert f["input"] == str(tone) and f["output"] == str(out_wav) and f["duration_s"] == 1.0
+    assert f["realtime_factor"] == pytest.approx(f["duration_s"] / f["seconds"])
+
+
+def test_rendered_file_mode_follows_the_umask(tmp_path, tone):
+    old = os.umask(0o027)
+    try:
+        (r,) = hearpipe.render("passthrough", tone, tmp_path / "o.wav", progress=False)
+    finally:
+        os.umask(old)
+    assert r.output.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("name", ["enhance", "builtin:enhance"])
+def test_shipped_graph_by_name(name, capsys):
+    code, out, err = run("budget", name, "--device", "hearing-aid-dsp", "--json", capsys=capsys)
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep["fits"] and Path(rep["graph"]).name == "enhance.yaml"
+    code, out, err = run("check", name, "--json", capsys=capsys)
+    assert code == 0 and json.loads(out)[0]["kind"] == "graph", err
+
+
+def test_unknown_graph_name_suggests(capsys):
+    code, _, err = run("budget", "enhanse", "--device", "desktop", capsys=capsys)
+    assert code == 2 and "unknown graph 'enhanse'; did you mean 'enhance'" in err and "shipped: " in err
+    code, _, err = run("budget", "nothere.yaml", "--device", "desktop", capsys=capsys)
+    assert code == 2 and "nothere.yaml: no such file" in err
+
+
+def test_a_path_wins_over_a_shipped_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "enhance").write_text((REPO / "graphs" / "passthrough.yaml").read_text())
+    g = hearpipe.load_graph("enhance")
+    assert g.source == "enhance" and g.spec.name == "passthrough"
+    assert hearpipe.load_graph("builtin:enhance").spec.name == "enhance"

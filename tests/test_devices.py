@@ -10,8 +10,8 @@ import yaml
 
 from hearpipe.blocks.base import Context
 from hearpipe.budget.cost import OP_KINDS, Cost
-from hearpipe.budget.device import DeviceProfile, list_devices
-from hearpipe.budget.profiles import load_device
+from hearpipe.budget.device import DeviceProfile
+from hearpipe.budget.profiles import list_devices, load_device
 from hearpipe.config import load_model
 from hearpipe.errors import InvalidInput
 

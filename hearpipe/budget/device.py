@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hearpipe.budget.cost import OP_KINDS
-
-DEVICES_DIR = Path(__file__).resolve().parents[2] / "devices"
 
 
 class DeviceProfile(BaseModel):
@@ -61,7 +58,3 @@ class DeviceProfile(BaseModel):
         """Bytes of one stored value of an edge whose numeric format is `numeric`: a data word, or more
         where the value is wider than the word (the q31 FFT's int32 spectrum on a 16-bit DSP)."""
         return max(self.word_bytes, 4 if numeric == "int32" else 0)
-
-
-def list_devices() -> list[Path]:
-    return sorted(DEVICES_DIR.glob("*.yaml"))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
-from hearpipe.budget.device import DeviceProfile, list_devices
+from hearpipe.budget.device import DeviceProfile
 from hearpipe.config import load_model
-from hearpipe.errors import InvalidInput
+from hearpipe.shipped import find_shipped, shipped_files
+
+
+def list_devices() -> list[Path]:
+    """The shipped device profiles (`devices/*.yaml`)."""
+    return shipped_files("devices")
 
 
 def load_device(name_or_path: str | Path) -> DeviceProfile:
@@ -15,9 +19,4 @@ def load_device(name_or_path: str | Path) -> DeviceProfile:
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml", ".json") or p.exists():
         return load_model(DeviceProfile, p)
-    shipped = {d.stem: d for d in list_devices()}
-    if str(name_or_path) in shipped:
-        return load_model(DeviceProfile, shipped[str(name_or_path)])
-    near = difflib.get_close_matches(str(name_or_path), shipped, n=3, cutoff=0.4)
-    hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
-    raise InvalidInput(f"unknown device {str(name_or_path)!r}{hint} (shipped: {', '.join(shipped)})")
+    return load_model(DeviceProfile, find_shipped("devices", str(name_or_path)))

@@ -8,7 +8,6 @@ from hearpipe.budget.cost import Cost
 from hearpipe.budget.device import DeviceProfile
 from hearpipe.budget.memory import Buffer, plan
 from hearpipe.errors import InvalidInput, OverBudget
-from hearpipe.graph.spec import INPUT
 
 KIB = 1024.0
 ALIGN = 4  # bytes: buffers start on 32-bit word boundaries
@@ -139,13 +138,13 @@ class BudgetReport:
         return "\n".join(lines)
 
 
-def budget_report(graph, device: DeviceProfile | None) -> BudgetReport:
-    """Cost every block, plan the shared RAM arena, and total against the device's limits."""
+def budget_report(graph) -> BudgetReport:
+    """Cost every block of a prepared graph, plan the shared RAM arena, and total against the limits of the
+    device it was prepared for. `graph` is a `hearpipe.graph.engine.Graph` (duck-typed: source, spec, device,
+    ctx, order, blocks, inputs, formats, block_size, latency_samples); `Graph.budget` is the usual way in."""
+    device = graph.device
     if device is None:
         raise InvalidInput("a budget needs a device profile (--device NAME or PATH)")
-    if graph.device is not device and graph.device != device:
-        # blocks size their state for the device they were prepared for: rebuild for this one
-        graph = graph.rebuilt(device=device)
     rows = []
     for name in graph.order:
         blk = graph.blocks[name]
@@ -162,14 +161,14 @@ def budget_report(graph, device: DeviceProfile | None) -> BudgetReport:
 
     # activation buffers of one engine step, alive from their producer to their last reader
     step = {name: i for i, name in enumerate(graph.order)}
-    step[INPUT] = -1
     buffers = []
     for name, fmt in graph.formats.items():
         readers = [step[n] for n, ins in graph.inputs.items() if name in ins]
         last = max(readers, default=len(graph.order))  # the graph output lives until it is sent out
         frames = graph.block_size // fmt.hop
         size = fmt.channels * fmt.features * frames * (2 if fmt.complex else 1) * graph.ctx.value_bytes(fmt)
-        buffers.append(Buffer(f"edge:{name}", size, step[name], last))
+        # the graph input is the one edge no step produces: it is there before the first step
+        buffers.append(Buffer(f"edge:{name}", size, step.get(name, -1), last))
     for r in rows:
         if r.cost.ram_scratch:
             buffers.append(Buffer(f"scratch:{r.name}", r.cost.ram_scratch, step[r.name], step[r.name]))

@@ -11,11 +11,16 @@ import numpy as np
 
 from hearpipe.blocks.base import Block, Context
 from hearpipe.budget.device import DeviceProfile
+from hearpipe.budget.profiles import load_device
+from hearpipe.budget.report import BudgetReport, budget_report
 from hearpipe.config import read_document, validate
 from hearpipe.errors import FormatMismatch, InvalidInput
+from hearpipe.fixed.qformat import float_to_fixed
 from hearpipe.graph.format import SignalFormat
 from hearpipe.graph.registry import get_block_class
 from hearpipe.graph.spec import INPUT, GraphSpec
+from hearpipe.models.weights import BUILTIN_PREFIX
+from hearpipe.shipped import find_shipped
 
 AUDIO_FRAC_BITS = 15  # fixed devices exchange audio with the codec as q15
 
@@ -222,8 +227,6 @@ class Graph:
         if block.shape[1] == 0:
             return np.zeros((self.out_format.channels, 0))
         if self.ctx.fixed:
-            from hearpipe.fixed.qformat import float_to_fixed
-
             block = float_to_fixed(block, AUDIO_FRAC_BITS, 16, rounding="nearest")
         values: dict[str, np.ndarray] = {INPUT: block}
         for name in self.order:
@@ -260,23 +263,35 @@ class Graph:
         )
 
     # -- resources ----------------------------------------------------------------------------------
-    def budget(self, device: DeviceProfile | None = None):
-        from hearpipe.budget.report import budget_report
+    def budget(self, device: DeviceProfile | None = None) -> BudgetReport:
+        """Resources against `device` (default: the device this graph was prepared for). Blocks size their
+        state for the device they were prepared for, so another device costs a graph rebuilt for it."""
+        if device is not None and device != self.device:
+            return budget_report(self.rebuilt(device=device))
+        return budget_report(self)
 
-        return budget_report(self, device or self.device)
+
+def graph_path(name_or_path: str | Path) -> Path:
+    """A graph file: a path (it wins when it exists) or a shipped graph's name, `enhance` or `builtin:enhance`."""
+    s = str(name_or_path)
+    if s.startswith(BUILTIN_PREFIX):
+        return find_shipped("graphs", s.removeprefix(BUILTIN_PREFIX))
+    p = Path(s)
+    if p.exists() or p.suffix or len(p.parts) > 1:  # a path; read_document names a missing one
+        return p
+    return find_shipped("graphs", s)
 
 
 def load_graph(
     spec: str | Path | Mapping | GraphSpec, device: str | Path | DeviceProfile | None = None
 ) -> Graph:
-    """Build and prepare a graph from a YAML path, a mapping or a GraphSpec, for an optional device."""
-    from hearpipe.budget.profiles import load_device
-
+    """Build and prepare a graph from a YAML path or shipped graph name, a mapping or a GraphSpec, for an
+    optional device (a DeviceProfile, a shipped profile's name or a profile file)."""
     dev = load_device(device) if device is not None and not isinstance(device, DeviceProfile) else device
     if isinstance(spec, GraphSpec):
         return Graph(spec, device=dev)
     if isinstance(spec, Mapping):
         return Graph(validate(GraphSpec, dict(spec), "<graph>"), device=dev)
-    path = Path(spec)
+    path = graph_path(spec)
     doc = read_document(path)
     return Graph(validate(GraphSpec, doc, str(path)), source=str(path), device=dev, base_dir=path.parent)

@@ -1,4 +1,5 @@
-"""Rendering audio files through a graph: streaming in blocks, atomic output, clear errors."""
+"""Rendering audio files through a graph: streaming reads and writes in blocks, atomic output (a temporary
+file beside the target, then a rename), one readable error per bad file."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 import soundfile as sf
 
 from hearpipe.budget.device import DeviceProfile
+from hearpipe.budget.profiles import load_device
 from hearpipe.errors import InvalidInput
 from hearpipe.graph.engine import Graph, load_graph
 from hearpipe.progress import Progress
@@ -22,6 +24,8 @@ READ_FRAMES = 1 << 16  # samples read per step: bounded memory for files of any 
 
 @dataclass
 class RenderResult:
+    """One rendered file: `duration_s` seconds of audio processed in `seconds` of wall time."""
+
     input: Path
     output: Path
     duration_s: float
@@ -32,6 +36,17 @@ class RenderResult:
     @property
     def realtime_factor(self) -> float:
         return self.duration_s / max(self.seconds, 1e-12)
+
+    def to_dict(self) -> dict:
+        return {
+            "input": str(self.input),
+            "output": str(self.output),
+            "duration_s": self.duration_s,
+            "seconds": self.seconds,
+            "realtime_factor": self.realtime_factor,
+            "clipped_input_samples": self.clipped_input_samples,
+            "clipped_output_samples": self.clipped_output_samples,
+        }
 
 
 def _notice(msg: str) -> None:
@@ -50,6 +65,13 @@ def _audio_info(path: Path):
     if info.frames <= 0:
         raise InvalidInput(f"{path}: the file holds no audio samples")
     return info
+
+
+def _new_file_mode() -> int:
+    """The mode `open(path, "w")` gives a new file: 0o666 less the process's umask."""
+    umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -97,6 +119,7 @@ def render_file(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=out_dir)
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.chmod(_new_file_mode())  # mkstemp's 0o600 would make every rendered file private to its writer
     clipped_in = clipped_out = 0
     bar = Progress(info.duration, f"{src.name}", "s audio", enabled=progress, min_total=10.0)
     t0 = time.perf_counter()
@@ -174,7 +197,7 @@ def render(
     compensate_latency: bool = False,
     progress: bool | None = None,
 ) -> list[RenderResult]:
-    """Render one or more audio files through `graph` (a Graph, a path or a mapping).
+    """Render one or more audio files through `graph` (a Graph, a path or shipped graph name, or a mapping).
 
     With one input, `output` is a file; with several, a folder (created if missing) that receives
     files named like the inputs. With a device and `enforce`, an over-budget graph raises OverBudget
@@ -185,8 +208,6 @@ def render(
     elif device is None:
         g = graph
     else:  # rebuild for the device, keeping the file's name and folder (relative audiogram paths)
-        from hearpipe.budget.profiles import load_device
-
         dev = device if isinstance(device, DeviceProfile) else load_device(device)
         g = graph.rebuilt(device=dev)
     if enforce and g.device is not None:

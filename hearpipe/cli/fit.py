@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
-from hearpipe.dsp.prescription import RULES
+from hearpipe.dsp.prescription import RULES, fit_table
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="hearpipe fit", description="Insertion gain per frequency from an audiogram."
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "fit",
+        help="prescribe insertion gain from an audiogram (NAL-R, ...)",
+        description="Insertion gain per frequency (dB, at the audiogram's frequencies in Hz) from an audiogram.",
     )
     p.add_argument("audiogram", help="audiogram file (YAML or JSON)")
     p.add_argument("--rule", default="nal-r", choices=RULES, help="prescription rule (default nal-r)")
     p.add_argument("--ear", choices=("left", "right"), help="ear to fit (default: the first ear in the file)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    return p
+    p.set_defaults(run=run)
 
 
-def main(argv: list[str]) -> int:
-    try:
-        a = build_parser().parse_args(argv)
-    except SystemExit as e:  # usage errors: argparse printed the message; exit code 2
-        return int(e.code or 0)
-    from hearpipe.dsp.prescription import fit_table
-
+def run(a) -> int:
     r = fit_table(a.audiogram, a.rule, a.ear)
     if a.json:
         print(json.dumps(r, indent=2))

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
+from hearpipe.graph.edit import bypass
+from hearpipe.graph.engine import load_graph
+from hearpipe.plots import plot_dir, pyplot
+from hearpipe.testbox.measure import measure
+from hearpipe.testbox.plots import plot_measurements
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="hearpipe measure", description="ANSI S3.22-style test-box measurements of a graph."
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "measure",
+        help="ANSI S3.22-style test-box measurements of a graph",
+        description="ANSI S3.22-style test-box measurements of a graph: OSPL90 and gains (dB SPL, dB), "
+        "attack and release (ms), equivalent input noise, harmonic distortion (%%), I/O curve, latency.",
     )
-    p.add_argument("graph", help="graph file (YAML/JSON)")
+    p.add_argument("graph", help="graph file (YAML/JSON) or shipped graph name (see `hearpipe graphs`)")
     p.add_argument("--device", help="device profile: measure with its arithmetic")
     p.add_argument("--json", action="store_true", help="print all results as JSON")
     p.add_argument(
@@ -24,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NODE",
         help="measure with this node replaced by a wire (test mode, e.g. noise reduction off); repeatable",
     )
-    return p
+    p.set_defaults(run=run)
 
 
 def summary(r: dict) -> str:
@@ -57,22 +65,11 @@ def summary(r: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    try:
-        a = build_parser().parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    from hearpipe import load_graph
-    from hearpipe.graph.edit import bypass
-    from hearpipe.testbox.measure import measure
-
+def run(a) -> int:
     g = load_graph(a.graph, device=a.device)
     if a.bypass:
         g = bypass(g, a.bypass)
     if a.plot:  # refuse an unusable folder (or a missing matplotlib) before the measurements run
-        from hearpipe.plots import plot_dir, pyplot
-        from hearpipe.testbox.plots import plot_measurements
-
         pyplot()
         plot_dir(a.plot)
     r = measure(g, quick=a.quick)
