@@ -1,8 +1,10 @@
-"""Reading YAML/JSON documents and turning validation failures into one readable line per problem."""
+"""Reading YAML/JSON documents and turning validation failures into one readable line per problem; where
+the recorded data lives (`default_data_dir`)."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,6 +14,15 @@ from pydantic import BaseModel, ValidationError
 from hearpipe.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def default_data_dir() -> Path:
+    """The recorded speech and noise (train/, dev/): $HEARPIPE_DATA, else ../shared/data relative to
+    the repository root."""
+    env = os.environ.get("HEARPIPE_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def read_document(path: str | Path) -> dict[str, Any]:

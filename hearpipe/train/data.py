@@ -14,7 +14,6 @@ Every batch is a pure function of (seed, step), so a resumed run sees the same d
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hearpipe.errors import InvalidInput
 
 SAMPLE_RATE = 16000
-
-
-def default_data_dir() -> Path:
-    """$HEARPIPE_DATA, else ../shared/data relative to the repository root."""
-    env = os.environ.get("HEARPIPE_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def read_folder(folder: Path, min_seconds: float = 0.5) -> list[np.ndarray]:

@@ -21,10 +21,12 @@ import torch
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from hearpipe.metrics.evaluate import dev_mixtures, evaluate
+from hearpipe.config import default_data_dir
+from hearpipe.evaluation.evaluate import evaluate
+from hearpipe.evaluation.mixtures import dev_mixtures
 from hearpipe.models.groupcomm import ARCHITECTURE, GroupCommHParams, summary
 from hearpipe.models.weights import load_weights, resolve_weights, save_weights
-from hearpipe.train.data import MixConfig, Mixer, default_data_dir
+from hearpipe.train.data import MixConfig, Mixer
 from hearpipe.train.model import GroupCommNet, count_params, grow
 
 
