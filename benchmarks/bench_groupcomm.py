@@ -32,6 +32,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import numpy as np
 import torch
 
+from hearpipe.config import default_data_dir
 from hearpipe.dsp import wola
 from hearpipe.models import groupcomm as gc
 from hearpipe.models.groupcomm.calibrate import calibration_power, calibration_signals
@@ -40,7 +41,7 @@ from hearpipe.models.groupcomm.cost import fixed_ops_per_frame
 from hearpipe.models.groupcomm.fixed_model import quantize_model
 from hearpipe.models.groupcomm.fixed_stream import FixedGroupCommState
 from hearpipe.models.groupcomm.frontend import stft_windows
-from hearpipe.models.weights import load_weights, resolve_weights
+from hearpipe.models.groupcomm.reference import read_weights
 from hearpipe.train.model import GroupCommNet, build
 
 SR = 16000
@@ -108,13 +109,10 @@ class TorchStream:
 
 
 def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> list[str]:
-    wf = load_weights(resolve_weights(name), gc.ARCHITECTURE)
-    hp = gc.GroupCommHParams.from_dict(wf.hparams, wf.source)
-    w = gc.GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
-    data = os.environ.get(
-        "HEARPIPE_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
-    )
-    sig = calibration_signals(data if os.path.isdir(data) else None, n=4, seconds=3.0)
+    wf, w = read_weights(name)
+    hp = w.hp
+    data = default_data_dir()
+    sig = calibration_signals(data if data.is_dir() else None, n=4, seconds=3.0)
     model = quantize_model(w, calibration_frames=calibration_power(w, sig))
     rng = np.random.default_rng(0)
     n = int(seconds * SR) // hp.hop * hp.hop

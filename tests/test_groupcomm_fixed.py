@@ -26,7 +26,7 @@ from hearpipe.models.groupcomm.fixed_model import quantize_model
 from hearpipe.models.groupcomm.fixed_oracle import LibraryGroupCommState
 from hearpipe.models.groupcomm.fixed_stream import FixedGroupCommState
 from hearpipe.models.groupcomm.frontend import conv_encode, frontend_power, stft_windows
-from hearpipe.models.groupcomm.reference import apply_estimate, band_power
+from hearpipe.models.groupcomm.reference import apply_estimate, band_power, read_weights
 from hearpipe.train.model import init_conv_basis
 
 from .conftest import data_dir
@@ -387,13 +387,11 @@ def test_conv_chain_equals_the_three_stages(kw, bits, channels):
 
 # -- trained models on real speech --------------------------------------------------------------------
 def _trained(name):
-    from hearpipe.models.weights import builtin_names, load_weights, resolve_weights
+    from hearpipe.models.weights import builtin_names
 
     if name not in builtin_names():
         pytest.skip(f"no trained model builtin:{name} yet")
-    wf = load_weights(resolve_weights(f"builtin:{name}"), gc.ARCHITECTURE)
-    hp = gc.GroupCommHParams.from_dict(wf.hparams, wf.source)
-    return gc.GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
+    return read_weights(f"builtin:{name}")[1]
 
 
 @pytest.mark.data

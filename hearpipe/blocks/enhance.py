@@ -32,8 +32,7 @@ from hearpipe.models.groupcomm import cost as gcost
 from hearpipe.models.groupcomm import reference as gc
 from hearpipe.models.groupcomm.fixed_model import quantize_weight_file
 from hearpipe.models.groupcomm.fixed_stream import FixedGroupCommState
-from hearpipe.models.groupcomm.hparams import ARCHITECTURE, GroupCommHParams, n_params
-from hearpipe.models.weights import load_weights, resolve_weights
+from hearpipe.models.groupcomm.hparams import n_params
 
 
 class GroupCommParams(BlockParams):
@@ -51,9 +50,7 @@ class GroupCommParams(BlockParams):
 
 def load_model(ref: str, ctx: Context) -> gc.GroupCommWeights:
     """Weight file -> checked float64 weights of a GroupComm model."""
-    wf = load_weights(resolve_weights(ref, ctx.base_dir), ARCHITECTURE)
-    hp = GroupCommHParams.from_dict(wf.hparams, wf.source)
-    return gc.GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
+    return gc.read_weights(ref, ctx.base_dir)[1]
 
 
 @register

@@ -21,9 +21,8 @@ from hearpipe.graph.engine import load_graph
 from hearpipe.metrics.si_snr import si_snr
 from hearpipe.metrics.stoi import stoi
 from hearpipe.models.groupcomm.frontend import enhance
-from hearpipe.models.groupcomm.hparams import ARCHITECTURE, GroupCommHParams
-from hearpipe.models.groupcomm.reference import GroupCommWeights
-from hearpipe.models.weights import load_weights, resolve_weights
+from hearpipe.models.groupcomm.reference import read_weights
+from hearpipe.models.weights import resolve_weights
 
 Enhancer = Callable[[np.ndarray], np.ndarray]
 FIXED_DEVICE = "hearing-aid-dsp"  # the fixed-point device profile the evaluation renders on
@@ -90,17 +89,9 @@ def oracle_irm(m: Mixture, window: int, hop: int = 64) -> np.ndarray:
     return wola.istft(X * mask, dual_window(w, hop)[0], hop, len(m.clean))
 
 
-def load_float(ref: str) -> GroupCommWeights:
-    """The float weights of a GroupComm weight file or builtin:NAME."""
-    wf = load_weights(resolve_weights(ref), ARCHITECTURE)
-    return GroupCommWeights.from_arrays(
-        GroupCommHParams.from_dict(wf.hparams, wf.source), wf.arrays, wf.source
-    )
-
-
 def float_enhancer(ref: str) -> Enhancer:
     """The numpy float reference of a weight file (output 0)."""
-    w = load_float(ref)
+    w = read_weights(ref)[1]
     return lambda x: enhance(x, w)[0]
 
 
@@ -108,7 +99,7 @@ def enhancement_graph(ref: str, weight_bits: int = 8) -> dict:
     """The graph (a mapping for `hearpipe.load_graph`) that a weight file's front end implies: stft ->
     groupcomm -> istft, or conv_encoder -> groupcomm -> conv_decoder, all reading that file."""
     path = str(Path(resolve_weights(ref)).resolve())
-    hp = load_float(path).hp
+    hp = read_weights(path)[1].hp
     model = {
         "name": "groupcomm",
         "type": "groupcomm",

@@ -68,9 +68,9 @@ from hearpipe.models.groupcomm.calibrate import (
     frac_for,
 )
 from hearpipe.models.groupcomm.cost import features_ops, fixed_ops_per_frame, past_values, state_values
-from hearpipe.models.groupcomm.hparams import ARCHITECTURE, GroupCommHParams
-from hearpipe.models.groupcomm.reference import GroupCommWeights
-from hearpipe.models.weights import load_weights, resolve_weights, save_weights
+from hearpipe.models.groupcomm.hparams import GroupCommHParams
+from hearpipe.models.groupcomm.reference import GroupCommWeights, read_weights
+from hearpipe.models.weights import resolve_weights, save_weights
 
 
 @dataclass
@@ -320,9 +320,7 @@ def quantize_model(
 
 @functools.lru_cache(maxsize=8)
 def _quantize_file(path: str, mtime: float, weight_bits: int, data_dir: str | None) -> tuple:
-    wf = load_weights(path, ARCHITECTURE)
-    hp = GroupCommHParams.from_dict(wf.hparams, wf.source)
-    w = GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
+    wf, w = read_weights(path)
     pinned = wf.training.get("fixed_formats") if isinstance(wf.training, dict) else None
     if pinned:
         return w, quantize_model(w, weight_bits=weight_bits, formats=pinned)
@@ -347,9 +345,7 @@ def pin_formats(ref, data_dir=None, weight_bits: int = 8) -> tuple[Path, Formats
     (`training.fixed_formats`), so devices get the same arithmetic with or without the data folder.
     Returns the file written and the formats."""
     path = resolve_weights(ref)
-    wf = load_weights(path, ARCHITECTURE)
-    hp = GroupCommHParams.from_dict(wf.hparams, wf.source)
-    w = GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
+    wf, w = read_weights(path)
     cal = calibration_power(w, calibration_signals(data_dir))
     model = quantize_model(w, calibration_frames=cal, weight_bits=weight_bits)
     training = {**wf.training, "fixed_formats": model.formats.to_dict()}

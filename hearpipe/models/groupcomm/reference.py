@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hearpipe.errors import InvalidInput
-from hearpipe.models.groupcomm.hparams import GroupCommHParams, expected_shapes
+from hearpipe.models.groupcomm.hparams import ARCHITECTURE, GroupCommHParams, expected_shapes
+from hearpipe.models.weights import WeightFile, load_weights, resolve_weights
 
 
 def band_power(hp: GroupCommHParams, e: np.ndarray) -> np.ndarray:
@@ -285,6 +286,14 @@ def group_birnn(x: np.ndarray, w: GroupCommWeights, p: str, hi: int) -> np.ndarr
             )
             hs[idx, g] = h[0]
     return matvec(w[p + "grnn.proj.weight"], w[p + "grnn.proj.bias"], np.concatenate([hs[0], hs[1]], axis=1))
+
+
+def read_weights(ref, base_dir=None) -> tuple[WeightFile, GroupCommWeights]:
+    """A GroupComm weight file or builtin:NAME (a path relative to base_dir): the file, for its
+    metadata, and its checked float weights."""
+    wf = load_weights(resolve_weights(ref, base_dir), ARCHITECTURE)
+    hp = GroupCommHParams.from_dict(wf.hparams, wf.source)
+    return wf, GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
 
 
 def random_weights(hp: GroupCommHParams, seed: int = 0, scale: float = 0.3) -> GroupCommWeights:
