@@ -6,7 +6,7 @@ real-time factor (audio seconds per wall-clock second) of
       encoder, mask estimator and decoder in one call, `FixedConvChain`; also shown as the three calls
       per hop that the graph's blocks make);
   (b) whole file: all frames in one call;
-for the bit-true fixed-point path (`hearpipe.models.groupcomm_fixed`, numba) and for the PyTorch model
+for the bit-true fixed-point path (`hearpipe.models.groupcomm.fixed_stream`, numba) and for the PyTorch model
 of `hearpipe.train.model` loaded with the same weights (float32, inference mode; hop by hop through
 its modules with the recurrent state carried), and the ratio fixed / PyTorch.
 
@@ -32,10 +32,16 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import numpy as np
 import torch
 
+from hearpipe.datadir import default_data_dir
+from hearpipe.dsp import wola
 from hearpipe.models import groupcomm as gc
-from hearpipe.models import groupcomm_fixed as gf
-from hearpipe.models.conv_fixed import FixedConvChain, FixedConvDecoder, FixedConvEncoder
-from hearpipe.models.weights import load_weights, resolve_weights
+from hearpipe.models.groupcomm.calibrate import calibration_power, calibration_signals
+from hearpipe.models.groupcomm.codec import FixedConvChain, FixedConvDecoder, FixedConvEncoder
+from hearpipe.models.groupcomm.cost import fixed_ops_per_frame
+from hearpipe.models.groupcomm.fixed_model import quantize_model
+from hearpipe.models.groupcomm.fixed_stream import FixedGroupCommState
+from hearpipe.models.groupcomm.frontend import stft_windows
+from hearpipe.models.groupcomm.reference import read_weights
 from hearpipe.train.model import GroupCommNet, build
 
 SR = 16000
@@ -103,14 +109,11 @@ class TorchStream:
 
 
 def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> list[str]:
-    wf = load_weights(resolve_weights(name), gc.ARCHITECTURE)
-    hp = gc.GroupCommHParams.from_dict(wf.hparams, wf.source)
-    w = gc.GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
-    data = os.environ.get(
-        "HEARPIPE_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
-    )
-    sig = gf.calibration_signals(data if os.path.isdir(data) else None, n=4, seconds=3.0)
-    model = gf.quantize_model(w, calibration_frames=gf.calibration_power(w, sig))
+    wf, w = read_weights(name)
+    hp = w.hp
+    data = default_data_dir()
+    sig = calibration_signals(data if data.is_dir() else None, n=4, seconds=3.0)
+    model = quantize_model(w, calibration_frames=calibration_power(w, sig))
     rng = np.random.default_rng(0)
     n = int(seconds * SR) // hp.hop * hp.hop
     x = np.concatenate(sig * (1 + n // sum(len(s) for s in sig)))[:n] + 1e-4 * rng.standard_normal(n)
@@ -125,9 +128,9 @@ def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> lis
     if hp.frontend == "conv":
         enc = FixedConvEncoder(w["enc.weight"], hp.hop)
         dec = FixedConvDecoder(w["dec.weight"], hp.hop, enc.out_frac)
-        st = gf.FixedGroupCommState(model)
+        st = FixedGroupCommState(model)
         chain = FixedConvChain(
-            FixedConvEncoder(w["enc.weight"], hp.hop), gf.FixedGroupCommState(model),
+            FixedConvEncoder(w["enc.weight"], hp.hop), FixedGroupCommState(model),
             FixedConvDecoder(w["dec.weight"], hp.hop, enc.out_frac),
         )  # fmt: skip
 
@@ -164,11 +167,11 @@ def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> lis
             d = hp.window - hp.hop
             assert torch.allclose(y[d : d + 30 * hp.hop], ref, atol=1e-4), "torch streaming != torch whole"
     else:
-        X = gc.stft_frames(xq[0] / 32768.0, hp.window, hp.hop)
+        X = wola.stft(xq[0] / 32768.0, stft_windows(hp.window, hp.hop)[0], hp.hop)
         Xi = np.stack([np.round(X.real * 2**STFT_FRAC), np.round(X.imag * 2**STFT_FRAC)], -1).astype(
             np.int32
         )[None]
-        st = gf.FixedGroupCommState(model)
+        st = FixedGroupCommState(model)
 
         def fixed_whole():
             st.reset()
@@ -205,7 +208,7 @@ def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> lis
             best[f] = min(best[f], best_time(f, 1))
     t_fw, t_tw, t_fh, t_th = (best[f] for f in fns[:4])
     sec_whole, sec_hop = n / SR, n_hop * hp.hop / SR
-    macs = sum(v for k, v in gf.ops_per_frame(model).items() if k.startswith("mac"))
+    macs = sum(v for k, v in fixed_ops_per_frame(model).items() if k.startswith("mac"))
     rows = [
         f"{name} ({hp.frontend}, {gc.n_params(hp)} parameters, {model.weight_bits}-bit weights, "
         f"{macs * hp.frame_rate_hz / 1e6:.1f} M MAC/s in the mask estimator)",

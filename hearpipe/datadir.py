@@ -7,8 +7,11 @@ from pathlib import Path
 
 
 def default_data_dir() -> Path:
-    """$HEARPIPE_DATA, else ../shared/data relative to the repository root."""
+    """$HEARPIPE_DATA, else ../shared/data beside the repository (a checkout) or the working folder (an
+    installed wheel, which has no repository to be beside)."""
     env = os.environ.get("HEARPIPE_DATA")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    repo = Path(__file__).resolve().parents[1]
+    base = repo if (repo / "pyproject.toml").is_file() else Path.cwd()
+    return base.parent / "shared" / "data"

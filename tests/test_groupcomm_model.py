@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
+from hearpipe.dsp import wola
 from hearpipe.errors import InvalidInput
 from hearpipe.models import groupcomm as gc
+from hearpipe.models.groupcomm.frontend import conv_decode, conv_encode, stft_codec, stft_windows
+from hearpipe.models.groupcomm.reference import activation_ranges, apply_estimate, band_power
 
 SMALL = dict(n_model=16, groups=4, hidden=12, inter_hidden=8, n_blocks=2)
 VARIANTS = [
@@ -70,12 +73,13 @@ def test_state_makes_the_model_causal(rng, kw):
 def test_stft_front_end_matches_numpy_fft(rng):
     n, hop = 32, 16
     x = rng.standard_normal(160)
-    X = gc.stft_frames(x, n, hop)
+    ana, syn = stft_windows(n, hop)
+    X = wola.stft(x, ana, hop)
     w = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n))
     xp = np.concatenate([np.zeros(n - hop), x])
     j = 4  # frame j covers x[(j+1)hop - n, (j+1)hop)
     np.testing.assert_allclose(X[:, j], np.fft.rfft(w * xp[j * hop : j * hop + n]), atol=1e-12)
-    y = gc.istft_frames(X, n, hop, len(x))
+    y = wola.istft(X, syn, hop, len(x))
     np.testing.assert_allclose(y[: len(x) - (n - hop)], x[: len(x) - (n - hop)], atol=1e-12)
 
 
@@ -86,7 +90,7 @@ def test_fourier_conv_basis_reconstructs_perfectly(rng):
 
     enc, dec = init_conv_basis(32, 32)
     x = rng.standard_normal(320)
-    y = gc.conv_decode(gc.conv_encode(x, enc, 16), dec, 16, len(x))
+    y = conv_decode(conv_encode(x, enc, 16), dec, 16, len(x))
     np.testing.assert_allclose(y[:-16], x[:-16], atol=1e-12)
 
 
@@ -176,7 +180,7 @@ def test_activation_ranges_cover_the_intermediates(rng):
     hp = gc.GroupCommHParams(**VARIANTS[2])
     w = gc.random_weights(hp, seed=4)
     power = np.exp(3 * rng.standard_normal((hp.features, 15)))
-    r = gc.activation_ranges(w, [power])
+    r = activation_ranges(w, [power])
     f = hp.feat_scale * np.log2(power + hp.log_eps)
     assert r["features"] == (f.min(), f.max())
     assert {"blocks.0.grnn.y", "blocks.1.rnn.1.h", "blocks.1.rnn.0.c", "mask.logits"} <= set(r)
@@ -187,18 +191,17 @@ def test_activation_ranges_cover_the_intermediates(rng):
 
 
 def test_stft_codec_is_the_stft(rng):
-    """The conv encoder/decoder of `stft_codec` compute `stft_frames` / `istft_frames`: Re rows, then Im."""
+    """The conv encoder/decoder of `stft_codec` compute the graph's STFT / inverse STFT: Re rows, then Im."""
     x = rng.standard_normal(800)
-    enc, dec = gc.stft_codec(32)
-    X = gc.stft_frames(x, 32, 16)
-    e = gc.conv_encode(x, enc, 16)
+    enc, dec = stft_codec(32, 16)
+    ana, syn = stft_windows(32, 16)
+    X = wola.stft(x, ana, 16)
+    e = conv_encode(x, enc, 16)
     np.testing.assert_allclose(e, np.concatenate([X.real, X.imag]), atol=1e-12)
-    np.testing.assert_allclose(
-        gc.conv_decode(e, dec, 16, len(x)), gc.istft_frames(X, 32, 16, len(x)), atol=1e-12
-    )
+    np.testing.assert_allclose(conv_decode(e, dec, 16, len(x)), wola.istft(X, syn, 16, len(x)), atol=1e-12)
     hp = gc.GroupCommHParams(frontend="conv", window=32, hop=16, enc_channels=34, enc_complex=True, **SMALL)
-    np.testing.assert_allclose(gc.band_power(hp, e), X.real**2 + X.imag**2, atol=1e-12)
+    np.testing.assert_allclose(band_power(hp, e), X.real**2 + X.imag**2, atol=1e-12)
     m = rng.uniform(size=X.shape)
     np.testing.assert_allclose(
-        gc.apply_estimate(hp, e, m[None])[0], np.concatenate([(X * m).real, (X * m).imag]), atol=1e-12
+        apply_estimate(hp, e, m[None])[0], np.concatenate([(X * m).real, (X * m).imag]), atol=1e-12
     )

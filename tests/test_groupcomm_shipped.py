@@ -17,7 +17,7 @@ pytestmark = pytest.mark.data
 def test_shipped_model_improves_dev_mixtures(graph, name):
     if not (BUILTIN_DIR / f"{name}.npz").is_file():
         pytest.skip(f"builtin weights {name}.npz not trained/exported yet")
-    from hearpipe.metrics.evaluate import dev_mixtures
+    from hearpipe.evaluation.mixtures import dev_mixtures
     from hearpipe.metrics.si_snr import si_snr_improvement
 
     g = hearpipe.load_graph(REPO / "graphs" / graph)

@@ -36,7 +36,8 @@ def test_stoi_orders_clean_above_noisy(rng):
 
 @pytest.mark.data
 def test_dev_mixtures_are_fixed_and_at_the_asked_snr():
-    from hearpipe.metrics.evaluate import dev_mixtures, evaluate
+    from hearpipe.evaluation.evaluate import evaluate
+    from hearpipe.evaluation.mixtures import dev_mixtures
 
     a = dev_mixtures(data_dir(), n=2, seconds=2.0)
     b = dev_mixtures(data_dir(), n=2, seconds=2.0)
@@ -54,8 +55,9 @@ def test_dev_mixtures_are_fixed_and_at_the_asked_snr():
 
 
 def test_enhancement_plots_are_written(tmp_path, rng):
-    from hearpipe.metrics.evaluate import Mixture, evaluate
-    from hearpipe.plots import plot_enhancement
+    from hearpipe.evaluation.evaluate import evaluate
+    from hearpipe.evaluation.mixtures import Mixture
+    from hearpipe.evaluation.plots import plot_enhancement
 
     t = np.arange(16000) / 16000
     clean = 0.1 * np.sin(2 * np.pi * 440 * t)
@@ -75,7 +77,8 @@ def test_enhancement_plots_are_written(tmp_path, rng):
 def test_oracle_mask_ceiling_grows_with_frequency_resolution(rng):
     """Two close tones (125 Hz apart) in white noise: an 8 ms window cannot separate a tone from the noise
     between them as well as a 24 ms one; both masks improve the SI-SNR a lot (they know the speech)."""
-    from hearpipe.metrics.evaluate import Mixture, evaluate
+    from hearpipe.evaluation.evaluate import evaluate
+    from hearpipe.evaluation.mixtures import Mixture
 
     t = np.arange(16000) / 16000
     clean = 0.1 * (np.sin(2 * np.pi * 500 * t) + np.sin(2 * np.pi * 625 * t))

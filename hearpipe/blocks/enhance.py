@@ -8,7 +8,7 @@ incoming frames (front end kind, number of features, hop, window). The recurrent
 audio channel is carried across `process` calls; frames are processed one by one, so the output
 does not depend on how the stream is chunked. Causal and frame-wise: no delay of its own.
 
-On fixed-point devices the bit-true inference of `hearpipe.models.groupcomm_fixed` runs (int8 weights,
+On fixed-point devices the bit-true inference of `hearpipe.models.groupcomm.fixed_stream` runs (int8 weights,
 int16 activations in calibrated formats, table log2/sigmoid/tanh); it takes the fixed `stft` block's
 int32 spectrum or the fixed `conv_encoder`'s int16 latents and returns them masked, same format.
 """
@@ -16,17 +16,22 @@ int32 spectrum or the fixed `conv_encoder`'s int16 latents and returns them mask
 from __future__ import annotations
 
 from collections import Counter
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
 from hearpipe.blocks.base import Block, BlockParams, Context
 from hearpipe.budget.cost import Cost, add_ops
+from hearpipe.datadir import default_data_dir
 from hearpipe.errors import FormatMismatch, InvalidInput
 from hearpipe.graph.format import SignalFormat
 from hearpipe.graph.registry import register
-from hearpipe.models import groupcomm as gc
-from hearpipe.models.weights import load_weights, resolve_weights
+from hearpipe.models.groupcomm import cost as gcost
+from hearpipe.models.groupcomm import reference as gc
+from hearpipe.models.groupcomm.fixed_model import quantize_weight_file
+from hearpipe.models.groupcomm.fixed_stream import FixedGroupCommState
+from hearpipe.models.groupcomm.hparams import n_params
 
 
 class GroupCommParams(BlockParams):
@@ -37,13 +42,14 @@ class GroupCommParams(BlockParams):
     output: int = Field(
         0, ge=0, description="which of the model's C outputs (sources) to pass on (0 = speech)"
     )
+    weight_bits: Literal[8, 16] = Field(
+        8, description="fixed-point devices: width of the mask estimator's weights (int8 or int16)"
+    )
 
 
 def load_model(ref: str, ctx: Context) -> gc.GroupCommWeights:
     """Weight file -> checked float64 weights of a GroupComm model."""
-    wf = load_weights(resolve_weights(ref, ctx.base_dir), gc.ARCHITECTURE)
-    hp = gc.GroupCommHParams.from_dict(wf.hparams, wf.source)
-    return gc.GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
+    return gc.read_weights(ref, ctx.base_dir)[1]
 
 
 @register
@@ -93,18 +99,16 @@ class GroupComm(Block):
         self.channels = fmt.channels
         self.fixed = fmt.numeric != "float"
         if self.fixed:
-            from hearpipe.datadir import default_data_dir
-            from hearpipe.models import groupcomm_fixed as gf
-
-            _, self.model = gf.quantize_weight_file(
-                self.params.weights, ctx.base_dir, weight_bits=8, data_dir=default_data_dir()
+            _, self.model = quantize_weight_file(
+                self.params.weights,
+                ctx.base_dir,
+                weight_bits=self.params.weight_bits,
+                data_dir=default_data_dir(),
             )
         return fmt
 
     def reset(self) -> None:
         if self.fixed:
-            from hearpipe.models.groupcomm_fixed import FixedGroupCommState
-
             self.fixed_state = FixedGroupCommState(self.model, self.channels, self.params.output)
             self.ops = self.fixed_state.ops
         else:
@@ -132,9 +136,7 @@ class GroupComm(Block):
     def cost(self) -> Cost:
         hp, c = self.hp, self.channels
         if self.fixed:  # exactly what the fixed-point kernels execute
-            from hearpipe.models.groupcomm_fixed import cost_summary
-
-            s = cost_summary(self.model, c)
+            s = gcost.cost_summary(self.model, c)
             return Cost(
                 ops=s["ops"],
                 frame_rate_hz=s["frame_rate_hz"],
@@ -144,18 +146,18 @@ class GroupComm(Block):
             )
         fixed = self.ctx.fixed
         wb = self.ctx.word_bytes
-        o = gc.ops_per_frame(hp)
-        ops = add_ops(Counter(), **{"mac8" if fixed else "mac_f32": (o["mac"] + gc.filter_macs(hp)) * c})
+        o = gcost.ops_per_frame(hp)
+        ops = add_ops(Counter(), **{"mac8" if fixed else "mac_f32": (o["mac"] + gcost.filter_macs(hp)) * c})
         add_ops(ops, add=o["add"] * c, cmp=o["cmp"] * c, lut=o["lut"] * c)
-        add_ops(ops, mul=(o["mul"] + gc.filter_macs(hp)) * c)  # + applying the mask
+        add_ops(ops, mul=(o["mul"] + gcost.filter_macs(hp)) * c)  # + applying the mask
         if not fixed:  # float devices compute log2, sigmoid and tanh instead of table look-ups
             ops["transcendental"] += ops.pop("lut")
         codec = hp.enc_channels * (hp.analysis_window + hp.window) if hp.frontend == "conv" else 0
-        n_weights = gc.n_params(hp) - codec
+        n_weights = n_params(hp) - codec
         return Cost(
             ops=ops,
             frame_rate_hz=hp.frame_rate_hz,
-            ram_persistent=gc.state_values(hp) * c * wb,
-            ram_scratch=gc.scratch_values(hp) * wb,
+            ram_persistent=gcost.state_values(hp) * c * wb,
+            ram_scratch=gcost.scratch_values(hp) * wb,
             rom=n_weights * (1 if fixed else 4),  # int8 weights on fixed devices, float32 otherwise
         )

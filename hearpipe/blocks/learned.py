@@ -9,7 +9,7 @@ samples, so the pair delays by W - S samples (reported by the decoder).
 Weights (`enc.weight` (N, W_a) and `dec.weight` (N, W)) come from a `.npz` weight file: the groupcomm
 model's own file (`builtin:enhance_conv`) or any file holding those arrays; W, W_a and S come from its
 metadata (`window`, `enc_window` (0 or absent: W_a = W), `hop`).
-On fixed-point devices both run `hearpipe.models.conv_fixed` (int8 weights, int16 latents in the
+On fixed-point devices both run `hearpipe.models.groupcomm.codec` (int8 weights, int16 latents in the
 worst-case format of the encoder, so no q15 input can saturate it; q15 audio out).
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-from numba import njit
 from pydantic import Field
 
 from hearpipe.blocks.base import Block, BlockParams, Context
@@ -26,6 +25,8 @@ from hearpipe.budget.cost import Cost, add_ops
 from hearpipe.errors import InvalidInput
 from hearpipe.graph.format import SignalFormat
 from hearpipe.graph.registry import register
+from hearpipe.models.groupcomm.codec import FixedConvDecoder, FixedConvEncoder
+from hearpipe.models.groupcomm.frontend import decode_frames, encode_frames
 from hearpipe.models.weights import WeightFile, load_weights, resolve_weights
 
 
@@ -45,41 +46,6 @@ def load_codec_weights(ref: str, ctx: Context, array: str) -> tuple[WeightFile, 
     if W != a.shape[1] or not 1 <= int(S) <= frame:
         raise InvalidInput(f"{wf.source}: window {W} / hop {S} do not fit {array!r} of shape {a.shape}")
     return wf, np.ascontiguousarray(a), W, int(S), frame
-
-
-@njit(cache=True)
-def encode_frames(s, enc, hop, out):
-    """out[c, n, j] = sum_i enc[n, i] * s[c, j*hop + i], summed in index order (bit-identical per frame)."""
-    n_ch, N, n_frames = out.shape
-    W = enc.shape[1]
-    for c in range(n_ch):
-        for j in range(n_frames):
-            for n in range(N):
-                acc = 0.0
-                for i in range(W):
-                    acc += enc[n, i] * s[c, j * hop + i]
-                out[c, n, j] = acc
-
-
-@njit(cache=True)
-def decode_frames(e, dec, carry, hop, out):
-    """Transposed conv + overlap-add: frame j adds sum_n e[c, n, j] * dec[n, :] into `carry` (C, W),
-    then emits `hop` finished samples. Same summation order for any number of frames per call."""
-    n_ch, N, n_frames = e.shape
-    W = dec.shape[1]
-    for c in range(n_ch):
-        for j in range(n_frames):
-            for i in range(W):
-                acc = 0.0
-                for n in range(N):
-                    acc += e[c, n, j] * dec[n, i]
-                carry[c, i] += acc
-            for i in range(hop):
-                out[c, j * hop + i] = carry[c, i]
-            for i in range(W - hop):
-                carry[c, i] = carry[c, i + hop]
-            for i in range(W - hop, W):
-                carry[c, i] = 0.0
 
 
 def _fixed_cost(codec, frame_rate_hz: float) -> Cost:
@@ -127,8 +93,6 @@ class ConvEncoder(Block):
         self.fixed = fmt.numeric != "float"
         if not self.fixed:
             return out
-        from hearpipe.models.conv_fixed import FixedConvEncoder
-
         self.fixed_enc = FixedConvEncoder(self.enc, self.S, channels=self.channels)
         return out.with_(numeric="int16", frac_bits=self.fixed_enc.out_frac)
 
@@ -200,8 +164,6 @@ class ConvDecoder(Block):
             raise self.fail(
                 f"fixed-point latents must be int16 (from conv_encoder), receives {fmt.describe()}"
             )
-        from hearpipe.models.conv_fixed import FixedConvDecoder
-
         self.fixed_dec = FixedConvDecoder(self.dec, self.S, in_frac=fmt.frac_bits, channels=self.channels)
         return out.with_(numeric="q15", frac_bits=15)
 

@@ -68,6 +68,18 @@ def saturate(q, bits: int) -> np.ndarray:
     return np.clip(np.asarray(q, dtype=np.int64), lo, hi).astype(storage_dtype(bits))
 
 
+def quantize_rows(w, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric per-row weight quantisation (CMSIS-NN per-channel): w (M, K) -> (q, scale) with
+    w[m] ~= q[m] * scale[m], scale[m] = max|w[m]| / 127 (bits 8, int8) or / 32767 (bits 16, int16), q
+    rounded half up; an all-zero row gets q = 0 and scale 0."""
+    w = np.asarray(w, dtype=np.float64)
+    qmax = 127 if bits == 8 else 32767
+    amax = np.abs(w).max(axis=1)
+    scale = np.where(amax > 0, amax / qmax, 1.0)
+    q = np.clip(np.floor(w / scale[:, None] + 0.5), -qmax, qmax).astype(np.int8 if bits == 8 else np.int16)
+    return q, np.where(amax > 0, scale, 0.0)
+
+
 @dataclass(frozen=True)
 class QFormat:
     """Signed fixed-point format Qm.n: `bits` = m + n storage bits, `frac_bits` = n.

@@ -1,4 +1,4 @@
-"""Quality measures: SI-SNR and its improvement, STOI; evaluation on dev mixtures (`evaluate`)."""
+"""Quality measures, pure functions of signals: SI-SNR and its improvement, STOI (evaluation: `hearpipe.evaluation`)."""
 
 from hearpipe.metrics.si_snr import si_snr, si_snr_improvement
 from hearpipe.metrics.stoi import stoi

@@ -40,7 +40,8 @@ def variants() -> dict[str, gc.GroupCommHParams]:
 def resources(hp: gc.GroupCommHParams) -> dict[str, float]:
     import numpy as np
 
-    from hearpipe.models.groupcomm_fixed import cost_summary, quantize_model
+    from hearpipe.models.groupcomm.cost import cost_summary
+    from hearpipe.models.groupcomm.fixed_model import quantize_model
 
     frames = [
         np.random.default_rng(0).standard_normal((hp.features, 50)) ** 2
@@ -78,7 +79,8 @@ def table(runs: Path | None, with_stoi: bool, n: int | None, seconds: float) -> 
         trained = runs / name / "best.npz" if runs else None
         if trained and trained.is_file():
             from hearpipe.datadir import default_data_dir
-            from hearpipe.metrics.evaluate import dev_mixtures, evaluate
+            from hearpipe.evaluation.evaluate import evaluate
+            from hearpipe.evaluation.mixtures import dev_mixtures
             from hearpipe.models.weights import load_weights
 
             wf = load_weights(trained, gc.ARCHITECTURE)

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from hearpipe.models.groupcomm import GroupCommHParams, fourier_basis, stft_codec
+from hearpipe.models.groupcomm import GroupCommHParams
+from hearpipe.models.groupcomm.frontend import stft_codec
 
 
 class _TAC(nn.Module):
@@ -110,7 +111,7 @@ class GroupCommNet(nn.Module):
         self.hp = hp
         L = hp.window
         if hp.frontend == "stft":
-            ana, syn = stft_codec(L)  # rows: Re then Im of the F bins (the window included)
+            ana, syn = stft_codec(L, hp.hop)  # rows: Re then Im of the F bins (the windows included)
             self.register_buffer("enc_basis", torch.from_numpy(ana[:, None, :]))
             self.register_buffer("dec_basis", torch.from_numpy(syn[:, None, :]))
         else:
@@ -304,14 +305,12 @@ def init_conv_basis(n: int, w: int, complex_bands: bool = False) -> tuple[np.nda
     w/2), the STFT's when the channels are complex bands of all w/2+1 bins, else small random filters.
     Returns (enc, dec), each (n, w)."""
     if complex_bands and n == 2 * (w // 2 + 1):
-        return stft_codec(w)
-    if n == w:
-        cos, sin = fourier_basis(w)  # (w/2+1, w) each
-        enc = np.concatenate([cos, sin[1:-1]])  # w/2+1 cosines + w/2-1 sines = w rows
-        ck = np.full(w // 2 + 1, 2.0)
-        ck[0] = ck[-1] = 1.0
-        dec = np.concatenate([cos * ck[:, None], sin[1:-1] * 2.0]) / w
-        return enc, dec
+        return stft_codec(w, w // 2)
+    if n == w:  # the STFT's rows without the all-zero sines of DC and Nyquist
+        enc, dec = stft_codec(w, w // 2)
+        keep = np.r_[0 : w // 2 + 1, w // 2 + 2 : w + 1]  # w/2+1 cosines + w/2-1 sines = w rows
+        sign = np.where(keep > w // 2, -1.0, 1.0)[:, None]  # the sines start positive, as they always did
+        return enc[keep] * sign, dec[keep] * sign
     rng = np.random.default_rng(0)
     enc = rng.standard_normal((n, w)) / math.sqrt(w)
     return enc, enc.copy() * (2.0 / n)
@@ -377,7 +376,7 @@ def _stft_as_conv(arrays, a: GroupCommHParams, hp: GroupCommHParams) -> tuple[di
         raise ValueError(
             f"an STFT model of {a.features} bins needs enc_channels {2 * a.features}, not {hp.enc_channels}"
         )
-    enc, dec = stft_codec(a.window)
+    enc, dec = stft_codec(a.window, a.hop)
     conv = GroupCommHParams(
         **{**a.to_dict(), "frontend": "conv", "enc_channels": hp.enc_channels, "enc_complex": True}
     )

@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hearpipe.datadir import default_data_dir
 from hearpipe.errors import InvalidInput
-from hearpipe.metrics.evaluate import dev_mixtures, evaluate
+from hearpipe.evaluation.evaluate import evaluate
+from hearpipe.evaluation.mixtures import dev_mixtures
 from hearpipe.models.groupcomm import ARCHITECTURE, GroupCommHParams, summary
 from hearpipe.models.weights import load_weights, resolve_weights, save_weights
 from hearpipe.train.data import MixConfig, Mixer

@@ -1,4 +1,4 @@
-"""numba kernels of the fixed-point GroupComm inference (`hearpipe.models.groupcomm_fixed`).
+"""numba kernels of the fixed-point GroupComm inference (`fixed_model`, `fixed_stream`, `codec`).
 
 Fused versions of the `hearpipe.fixed` kernels for one model: the whole per-frame network runs in
 one call (a hearing aid calls it once per hop), built from the same scalar arithmetic as the
@@ -507,7 +507,7 @@ def run_conv(
         ops[k] += ops_frame[k] * j_n
 
 
-# -- learned conv encoder / decoder (hearpipe.models.conv_fixed) ------------------------------------
+# -- learned conv encoder / decoder (hearpipe.models.groupcomm.codec) -------------------------------
 @njit(cache=True)
 def _encode_frame(x, hist, wt, lay, bias, mq, sh, acc, frame, col):
     """One hop x (hop,) int16 q15 after the delay line hist (W - hop,) (updated): col (1, N) = the

@@ -1,7 +1,7 @@
-"""Learned conv encoder / decoder (TasNet family) in bit-true fixed point, streaming.
+"""Learned conv encoder / decoder (TasNet family) of the GroupComm model in bit-true fixed point, streaming.
 
-Float twins: `hearpipe.blocks.learned` (`encode_frames`, `decode_frames`) and
-`hearpipe.models.groupcomm.conv_encode` / `conv_decode`; same framing: frame j of the encoder covers
+Float twins: `hearpipe.models.groupcomm.frontend` (`encode_frames`, `decode_frames`, the blocks' kernels,
+and the whole-signal `conv_encode` / `conv_decode`); same framing: frame j of the encoder covers
 input samples [(j+1)S - W, (j+1)S) (zeros before the stream start); the decoder completes S output
 samples per frame, so the pair delays by W - S samples.
 
@@ -20,7 +20,7 @@ Formats:
 integers as the three stages in sequence): a hearing aid's per-hop loop, where three calls per hop would
 cost more in call overhead than the codec's work.
 
-All run in `groupcomm_fixed_kernels` (`encode_stream`, `decode_ola`) with the GroupComm dense kernel,
+All run in `groupcomm_kernels` (`encode_stream`, `decode_ola`) with the GroupComm dense kernel,
 int32 accumulators when `acc32_is_safe` (int8 weights, W or N <= 511), else int64 - exact either way.
 Operation counts per frame: `ops_per_frame()` (the encoder's equals the library `dense_s16` count plus
 the delay-line moves; tests check the counters); memory: `memory()` in bytes.
@@ -35,41 +35,12 @@ import numpy as np
 
 from hearpipe.errors import InvalidInput
 from hearpipe.fixed import count
-from hearpipe.fixed.linalg import acc32_is_safe
-from hearpipe.fixed.ops import new_ops, quantize_multiplier
-from hearpipe.models.groupcomm_fixed import FixedGroupCommState, _as_array, _reduce, power_format
-from hearpipe.models.groupcomm_fixed_kernels import decode_ola, encode_stream, run_conv_chain
-
-
-def _quant_rows(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    qmax = 127 if bits == 8 else 32767
-    amax = np.abs(w).max(axis=1)
-    scale = np.where(amax > 0, amax / qmax, 1.0)
-    wq = np.clip(np.floor(w / scale[:, None] + 0.5), -qmax, qmax).astype(np.int8 if bits == 8 else np.int16)
-    return wq, np.where(amax > 0, scale, 0.0)  # all-zero rows (no bias here): multiplier 0
-
-
-def _multipliers(real: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    m = np.empty(real.size, np.int32)
-    s = np.empty(real.size, np.int32)
-    for i, r in enumerate(real):
-        mm, ss = quantize_multiplier(float(r))
-        if ss > 7:
-            raise InvalidInput(f"{name}: requantisation scale {r:g} too large for arm_nn_requantize_s64")
-        if ss < -31:
-            mm, ss = 0, 0
-        m[i], s[i] = mm, ss
-    return m, s
-
-
-def _kernel_layout(wq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One-layer table and int16 weights for `groupcomm_fixed_kernels._dense`: transposed weights, plus
-    a row-major copy for the int32 dot-product loop when the layer is acc32-safe and K >= 32."""
-    m_n, k_n = wq.shape
-    mode = (1 if k_n >= 32 else 2) if acc32_is_safe(wq) else 0
-    t = np.ascontiguousarray(wq.T).ravel().astype(np.int16)
-    r = np.ascontiguousarray(wq).ravel().astype(np.int16) if mode == 1 else np.zeros(0, np.int16)
-    return np.array([[0, m_n, k_n, 0, t.size, mode]], np.int64), np.concatenate([t, r])
+from hearpipe.fixed.count import to_array
+from hearpipe.fixed.ops import new_ops
+from hearpipe.fixed.qformat import quantize_rows
+from hearpipe.models.groupcomm.fixed_model import dense_layout, reduced, s64_multipliers
+from hearpipe.models.groupcomm.fixed_stream import FixedGroupCommState, power_format
+from hearpipe.models.groupcomm.groupcomm_kernels import decode_ola, encode_stream, run_conv_chain
 
 
 def encoder_out_frac(enc: np.ndarray, weight_bits: int = 8) -> int:
@@ -94,19 +65,19 @@ class FixedConvEncoder:
             raise InvalidInput(f"weight_bits ({weight_bits}) must be 8 or 16")
         self.N, self.W = enc.shape
         self.S, self.channels, self.weight_bits = int(hop), int(channels), weight_bits
-        self.w, scale = _quant_rows(enc, weight_bits)
+        self.w, scale = quantize_rows(enc, weight_bits)
         if out_frac is None:  # worst case over all q15 inputs (quantised weights, so exact)
             bound = float((np.abs(self.w.astype(np.float64)) * scale[:, None]).sum(axis=1).max())
             out_frac = int(min(15, max(0, math.floor(math.log2(32767 / bound))))) if bound > 0 else 15
         self.out_frac = int(out_frac)
-        self.mult, self.shift = _multipliers(scale * 2.0 ** (self.out_frac - 15), "conv encoder")
+        self.mult, self.shift = s64_multipliers("conv encoder", scale * 2.0 ** (self.out_frac - 15))
         self.bias = np.zeros(self.N, np.int64)
-        # kernel layout (groupcomm_fixed_kernels._dense): transposed weights, reduced multipliers
-        self._lay, self._wt = _kernel_layout(self.w)
-        self._mq, self._sh = _reduce(self.mult), self.shift.astype(np.int64)
+        # kernel layout (groupcomm_kernels._dense): transposed weights, reduced multipliers
+        self._lay, self._wt = dense_layout([self.w])
+        self._mq, self._sh = reduced(self.mult), self.shift.astype(np.int64)
         self._acc = (np.zeros((1, self.N), np.int64), np.zeros((1, self.N), np.int32))
         self._frame = np.zeros((1, self.W), np.int16)
-        self._ops_frame = _as_array(self.ops_per_frame())
+        self._ops_frame = to_array(self.ops_per_frame())
         self.ops = new_ops()
         self.reset()
 
@@ -159,7 +130,7 @@ class FixedConvDecoder:
             weight_bits,
             int(in_frac),
         )
-        self.w, scale = _quant_rows(dec.T, weight_bits)  # (W, N): one scale per output position
+        self.w, scale = quantize_rows(dec.T, weight_bits)  # (W, N): one scale per output position
         # worst case of one position's sum over overlapping frames, for any int16 input
         per_frame = (
             (np.abs(self.w.astype(np.float64)) * scale[:, None]).sum(axis=1).max()
@@ -172,12 +143,12 @@ class FixedConvDecoder:
             raise InvalidInput(
                 f"conv decoder: worst-case output {bound:.3g} leaves fewer than 15 fraction bits"
             )
-        self.mult, self.shift = _multipliers(scale * 2.0 ** (self.acc_frac - self.in_frac), "conv decoder")
-        self._mq, self._sh = _reduce(self.mult), self.shift.astype(np.int64)
-        self._lay, self._wt = _kernel_layout(self.w)
+        self.mult, self.shift = s64_multipliers("conv decoder", scale * 2.0 ** (self.acc_frac - self.in_frac))
+        self._mq, self._sh = reduced(self.mult), self.shift.astype(np.int64)
+        self._lay, self._wt = dense_layout([self.w])
         self._acc = (np.zeros((1, self.W), np.int64), np.zeros((1, self.W), np.int32))
         self._bias = np.zeros(self.W, np.int64)
-        self._ops_frame = _as_array(self.ops_per_frame())
+        self._ops_frame = to_array(self.ops_per_frame())
         self.ops = new_ops()
         self.reset()
 
