@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from hearpipe.blocks.base import Context
-from hearpipe.budget.cost import OP_KINDS, Cost
+from hearpipe.budget.cost import OP_KINDS, Cost, KernelCall
 from hearpipe.budget.device import DeviceProfile
 from hearpipe.budget.profiles import list_devices, load_device
 from hearpipe.config import load_model
@@ -40,6 +40,9 @@ def test_shipped_profile_loads_by_path_and_by_name(path: Path):
 def test_every_number_is_cited(path: Path):
     dev = load_device(path)
     wanted = {*CITED_FIELDS, "arithmetic", "word_bits"} | {f"cycles_per_op.{k}" for k in OP_KINDS}
+    wanted |= {f"kernels.{k}" for k in dev.kernels} | (
+        {"implementation", "weight_memory"} if dev.kernels else set()
+    )
     missing = sorted(wanted - set(dev.sources))
     assert not missing, f"{path.name}: no source for {missing}"
     unexpected = sorted(set(dev.sources) - wanted)
@@ -71,13 +74,24 @@ def test_npu_makes_int8_macs_far_cheaper_than_cpu_macs():
     assert npu.cycles_per_op["mac8"] * 10 <= npu.cycles_per_op["mac16"]
 
 
-def test_cycles_of_a_q15_fir_on_the_cortex_m7():
-    # Independent arithmetic: a 64-tap q15 FIR at 16 kHz is 1.024 M MACs/s; SMLAD does 2 per cycle,
-    # so 0.512 M cycles/s = 0.1% of the 480 usable MIPS.
+def test_cycles_of_q15_macs_without_a_kernel_record_on_the_cortex_m7():
+    # Independent arithmetic: 64 q15 MACs per frame at 16 kHz is 1.024 M MACs/s; priced per operation
+    # (no kernel record) SMLAD does 2 per cycle, so 0.512 M cycles/s.
     dev = load_device("cortex-m7")
     cost = Cost(ops=Counter(mac16=64), frame_rate_hz=16000.0)
-    assert cost.cycles_per_s(dev.cycles_per_op) == pytest.approx(512_000.0)
-    assert cost.cycles_per_s(dev.cycles_per_op) / 1e6 / dev.usable_mips == pytest.approx(0.512 / 480)
+    assert dev.cycles_per_s(cost) == pytest.approx((512_000.0,) * 3)
+
+
+def test_a_kernel_record_replaces_the_per_operation_price_of_what_it_covers():
+    # a 64-tap q15 FIR called once per 32-sample block: per sample 1/32 call, 1 output, 64 MACs
+    dev = load_device("cortex-m4f")
+    ops = Counter(mac16=64, add=1, cmp=2)
+    fir = KernelCall("fir_q15", 1 / 32, 1, 64, ops)
+    p = dev.kernels["fir_q15"]
+    assumed, low, high = dev.cycles_per_s(Cost(ops=ops + Counter(mul=3), kernels=[fir], frame_rate_hz=1.0))
+    expected = p.overhead / 32 + p.per_output + 64 * p.per_mac
+    assert assumed == pytest.approx(expected + 3 * dev.cycles_per_op["mul"])  # the 3 muls: per operation
+    assert (low, high) == pytest.approx((assumed, expected * 2.005 + 3))  # Keil -O3: 2x GCC
 
 
 # ---- bad profiles -----------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def test_wheel_carries_the_shipped_files(wheel):
     expected = (
         {f"{share}graphs/{p.name}" for p in GRAPHS}
         | {f"{share}devices/{p.name}" for p in DEVICES}
+        | {f"{share}devices/calibration.json"}
         | {f"{share}examples/audiograms/{p.name}" for p in (REPO / "examples" / "audiograms").iterdir()}
         | {f"hearpipe/models/weights/{p.name}" for p in (REPO / "hearpipe/models/weights").glob("*.npz")}
     )

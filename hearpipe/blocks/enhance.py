@@ -139,6 +139,7 @@ class GroupComm(Block):
             s = gcost.cost_summary(self.model, c)
             return Cost(
                 ops=s["ops"],
+                kernels=s["kernels"],
                 frame_rate_hz=s["frame_rate_hz"],
                 ram_persistent=s["ram_persistent"],
                 ram_scratch=s["ram_scratch"],

@@ -54,6 +54,7 @@ def _fixed_cost(codec, frame_rate_hz: float) -> Cost:
     mem = codec.memory()
     return Cost(
         ops=Counter({k: v * codec.channels for k, v in per_channel.items()}),
+        kernels=[call.times(codec.channels) for call in codec.kernel_calls()],
         frame_rate_hz=frame_rate_hz,
         ram_persistent=mem["state"],
         ram_scratch=mem["scratch"],

@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 
 from hearpipe.blocks.base import Block, BlockParams, Context
 from hearpipe.blocks.basic import check_gain_points, scale_ops
-from hearpipe.budget.cost import Cost, add_ops
+from hearpipe.budget.cost import Cost, KernelCall, add_ops
 from hearpipe.dsp.audiogram import Audiogram, Ear, load_audiogram
 from hearpipe.dsp.fir import fir_stream
 from hearpipe.dsp.prescription import Rule, fir_from_gains, prescribe, stft_gain_curve
@@ -181,11 +181,17 @@ class PrescriptionFir(Block):
     def cost(self) -> Cost:
         c, n = self.fmt.channels, self.params.order + 1
         wb = self.ctx.word_bytes
+        b = max(1, int(self.ctx.block_size))
         if self.fixed:  # per sample: n mac16, shift, saturate (2 bounds); the delay line moves once a block
-            b = max(1, int(self.ctx.block_size))
             ops = add_ops(Counter(), mac16=n * c, add=c, cmp=2 * c, move=c * (n - 1) / b)
         else:
             ops = add_ops(Counter(), mac_f32=n * c, move=c)
+        # one FIR call per channel and block of b samples: per frame (one sample) c/b calls, c outputs
+        fir = KernelCall("fir_q15" if self.fixed else "fir_f32", c / b, c, n * c, ops)
         return Cost(
-            ops=ops, frame_rate_hz=self.fmt.frame_rate_hz, ram_persistent=(n - 1) * c * wb, rom=n * c * wb
+            ops=ops,
+            kernels=[fir],
+            frame_rate_hz=self.fmt.frame_rate_hz,
+            ram_persistent=(n - 1) * c * wb,
+            rom=n * c * wb,
         )

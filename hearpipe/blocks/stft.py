@@ -76,6 +76,12 @@ def rfft_ops(n_fft: int) -> Counter:
     return add_ops(Counter(), butterfly=(n // 4) * int(np.log2(n // 2)) + n // 4)
 
 
+def fft_call(width: str, n_fft: int, ops: Counter) -> count.KernelCall:
+    """One real FFT (forward or inverse) of `ops` per frame, priced as the kernel family rfft_<width>;
+    a float FFT of a length that is no power of two is priced at the next power of two, like `rfft_ops`."""
+    return count.rfft_call(width, 1 << max(2, int(np.ceil(np.log2(n_fft)))), 1, ops)
+
+
 def _fixed_plan(block: Block, n_fft: int, width: str) -> FixedRfft:
     if n_fft < 4 or n_fft & (n_fft - 1):
         raise block.fail(f"the fixed-point FFT needs a power-of-two length >= 4, n_fft is {n_fft}")
@@ -166,9 +172,14 @@ class Stft(Block):
     def cost(self) -> Cost:
         p, c, wb = self.params, self.channels, self.ctx.word_bytes
         vb = self.ctx.value_bytes(self.out_fmt)  # FFT buffer and twiddles at the FFT's width
-        fft = count.rfft(p.fft_length) if self.fixed else rfft_ops(p.fft_length)
+        fft = fft_call(
+            p.fixed_fft if self.fixed else "f32",
+            p.fft_length,
+            count.rfft(p.fft_length) if self.fixed else rfft_ops(p.fft_length),
+        )
         return Cost(
-            ops=repeat_ops(self._frame_ops() + fft, c),
+            ops=repeat_ops(self._frame_ops() + fft.ops, c),
+            kernels=[fft.times(c)],
             frame_rate_hz=self.ctx.sample_rate_hz / p.hop,
             ram_persistent=(p.window_length - p.hop) * c * wb,
             ram_scratch=(p.fft_length + 2) * vb,
@@ -255,9 +266,11 @@ class Istft(Block):
     def cost(self) -> Cost:
         c, wb = self.channels, self.ctx.word_bytes
         vb = self.ctx.value_bytes(self.in_fmt)  # overlap-add sums, FFT buffer, twiddles: the FFT's width
-        fft = count.irfft(self.n_fft) if self.fixed else rfft_ops(self.n_fft)
+        width = ("q31" if self.in_fmt.numeric == "int32" else "q15") if self.fixed else "f32"
+        fft = fft_call(width, self.n_fft, count.irfft(self.n_fft) if self.fixed else rfft_ops(self.n_fft))
         return Cost(
-            ops=repeat_ops(self._frame_ops() + fft, c),
+            ops=repeat_ops(self._frame_ops() + fft.ops, c),
+            kernels=[fft.times(c)],
             frame_rate_hz=self.ctx.sample_rate_hz / self.hop,
             ram_persistent=self.n_fft * c * vb,
             ram_scratch=(self.n_fft + 2) * vb,

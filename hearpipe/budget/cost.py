@@ -1,6 +1,8 @@
-"""What a block costs: operations per frame by kind, and memory. The device turns ops into cycles.
+"""What a block costs: operations per frame by kind, the kernel calls making some of them, and memory.
+The device turns them into cycles (`DeviceProfile.cycles_per_s`).
 
-The kinds of operation (`OP_KINDS`) live in `hearpipe.fixed.count`, next to the kernels that count them.
+The kinds of operation (`OP_KINDS`) and the kernel call records (`KernelCall`) live in
+`hearpipe.fixed.count`, next to the kernels that count them.
 """
 
 from __future__ import annotations
@@ -8,7 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from hearpipe.fixed.count import OP_KINDS
+from hearpipe.fixed.count import OP_KINDS, KernelCall
+from hearpipe.fixed.count import repeat as repeat_ops
+
+__all__ = ["OP_KINDS", "Cost", "KernelCall", "add_ops", "repeat_ops"]
 
 
 @dataclass
@@ -18,9 +23,12 @@ class Cost:
     `ops` are counted per frame (one `hop` of input samples); `frame_rate_hz` turns them into ops/s.
     Memory is in bytes: `ram_persistent` (state kept between frames), `ram_scratch` (needed only while
     the block runs, shareable with other blocks), `rom` (weights and tables at their stored width).
+    `kernels` are the kernel calls per frame behind part of `ops` (each record's `ops`), priced per call,
+    output and MAC where the device has a price for the family; the rest of `ops` is priced per operation.
     """
 
     ops: Counter = field(default_factory=Counter)
+    kernels: list[KernelCall] = field(default_factory=list)
     frame_rate_hz: float = 0.0
     ram_persistent: int = 0
     ram_scratch: int = 0
@@ -29,16 +37,8 @@ class Cost:
     def ops_per_s(self) -> dict[str, float]:
         return {k: v * self.frame_rate_hz for k, v in self.ops.items() if v}
 
-    def cycles_per_s(self, cycles_per_op: dict[str, float]) -> float:
-        return sum(n * cycles_per_op.get(k, 1.0) for k, n in self.ops_per_s().items())
-
     def macs_per_s(self) -> float:
         return sum(v for k, v in self.ops_per_s().items() if k.startswith("mac"))
-
-
-def repeat_ops(ops: Counter, times: float) -> Counter:
-    """The operations of `ops` done `times` times (e.g. one channel's, for all channels)."""
-    return Counter({k: v * times for k, v in ops.items()})
 
 
 def add_ops(counter: Counter, **kinds: float) -> Counter:

@@ -18,8 +18,10 @@ class BlockRow:
     name: str
     type: str
     cost: Cost
-    mips: float
+    mips: float  # the device's assumed implementations
     latency_samples: int
+    mips_low: float = 0.0  # the fastest and slowest implementations the device's kernel prices name
+    mips_high: float = 0.0
 
     @property
     def macs_per_s(self) -> float:
@@ -89,6 +91,17 @@ class BudgetReport:
                     "ops_per_s": r.cost.ops_per_s(),
                     "macs_per_s": r.macs_per_s,
                     "mips": r.mips,
+                    "mips_range": [r.mips_low, r.mips_high],
+                    "kernels": [
+                        {
+                            "family": k.family,
+                            "calls": k.calls * r.cost.frame_rate_hz,
+                            "per": "s",
+                            "outputs": k.outputs * r.cost.frame_rate_hz,
+                            "macs": k.macs * r.cost.frame_rate_hz,
+                        }
+                        for k in r.cost.kernels
+                    ],
                     "ram_persistent_bytes": r.cost.ram_persistent,
                     "ram_scratch_bytes": r.cost.ram_scratch,
                     "rom_bytes": r.cost.rom,
@@ -124,7 +137,9 @@ class BudgetReport:
         lines.append("-" * len(head))
         t, lim = self.totals, self.limits
         lines += [
-            f"{'processing':<22} {t['mips']:10.3f} MIPS   of {lim['mips']:10.2f} MIPS   ({t['macs_per_s'] / 1e6:.3f} MMAC/s)",
+            f"{'processing':<22} {t['mips']:10.3f} MIPS   of {lim['mips']:10.2f} MIPS   "
+            f"(range {t['mips_low']:.1f}-{t['mips_high']:.1f} MIPS over implementations; "
+            f"{t['macs_per_s'] / 1e6:.3f} MMAC/s)",
             f"{'RAM':<22} {t['ram_kib']:10.3f} KiB    of {lim['ram_kib']:10.2f} KiB    "
             f"(state {t['ram_persistent_kib']:.2f} + shared arena {t['arena_kib']:.2f}, unshared would be "
             f"{t['arena_unshared_kib']:.2f})",
@@ -149,13 +164,10 @@ def budget_report(graph) -> BudgetReport:
     for name in graph.order:
         blk = graph.blocks[name]
         cost = blk.cost()
+        assumed, low, high = device.cycles_per_s(cost)
         rows.append(
             BlockRow(
-                name,
-                blk.type_name,
-                cost,
-                cost.cycles_per_s(device.cycles_per_op) / 1e6,
-                int(blk.latency_samples),
+                name, blk.type_name, cost, assumed / 1e6, int(blk.latency_samples), low / 1e6, high / 1e6
             )
         )
 
@@ -180,6 +192,8 @@ def budget_report(graph) -> BudgetReport:
     block_ms = 1000.0 * graph.block_size / sr
     totals = {
         "mips": sum(r.mips for r in rows),
+        "mips_low": sum(r.mips_low for r in rows),
+        "mips_high": sum(r.mips_high for r in rows),
         "macs_per_s": sum(r.macs_per_s for r in rows),
         "ram_persistent_kib": persistent / KIB,
         "arena_kib": arena / KIB,

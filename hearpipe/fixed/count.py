@@ -16,6 +16,7 @@ Conventions (one unit = one instruction of a DSP with single-cycle MAC and satur
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,6 +55,74 @@ def from_array(ops: np.ndarray) -> Counter:
 def to_array(counts: Counter) -> np.ndarray:
     """The inverse of `from_array`: a Counter of OP_KINDS names as an int64 array a kernel's `ops` adds to."""
     return np.array([counts.get(k, 0) for k in OP_KINDS], np.int64)
+
+
+@dataclass(frozen=True)
+class KernelCall:
+    """Calls of one kernel family a block makes per frame, for a device's kernel prices (`devices/*.yaml`
+    `kernels:`): `calls`, and over all of them the `outputs` (rows, output samples; an FFT's length) and
+    the `macs` (an FFT's (n/2) log2 n radix-2 butterflies). `ops` are the exact operations these calls
+    execute (part of the block's counts); the kernel price replaces their per-operation prices."""
+
+    family: str
+    calls: float
+    outputs: float
+    macs: float
+    ops: Counter = field(default_factory=Counter, compare=False)
+
+    def times(self, k: float) -> KernelCall:
+        """The same calls made `k` times (e.g. for every channel)."""
+        return KernelCall(self.family, self.calls * k, self.outputs * k, self.macs * k, repeat(self.ops, k))
+
+
+# The kernel families a device prices; the size options of `hearpipe cycles` build their calls.
+KERNEL_FAMILIES: tuple[str, ...] = (
+    "fir_q15", "fir_q31", "fir_f32",
+    "rfft_q15", "rfft_q31", "rfft_f32",
+    "dense_s8", "dense_s16", "conv_s8", "conv_s16", "gru_s8", "gru_s16", "lstm_s8", "lstm_s16",
+)  # fmt: skip
+
+
+def repeat(ops: Counter, times: float) -> Counter:
+    """The operations of `ops` done `times` times."""
+    return Counter({k: v * times for k, v in ops.items()})
+
+
+def fir_call(width: str, channels: int, samples: float, taps: int, ops: Counter) -> KernelCall:
+    """`channels` calls of arm_fir_<width> on `samples` samples each."""
+    return KernelCall(f"fir_{width}", channels, channels * samples, channels * samples * taps, ops)
+
+
+def rfft_call(width: str, n: int, frames: float = 1, ops: Counter | None = None) -> KernelCall:
+    """`frames` real FFTs (forward or inverse) of n points; `ops` defaults to `rfft(n, frames)`."""
+    ops = rfft(n, frames) if ops is None else ops
+    return KernelCall(f"rfft_{width}", frames, frames * n, frames * (n // 2) * _log2(n), ops)
+
+
+def _nn(weight_bits: int) -> str:
+    return "s8" if _mac(weight_bits) == "mac8" else "s16"
+
+
+def dense_call(outputs: int, inputs: int, batch: int = 1, weight_bits: int = 16) -> KernelCall:
+    """`batch` calls of a fully connected layer (CMSIS-NN s8/s16), requantisation included."""
+    ops = dense(outputs, inputs, batch, weight_bits)
+    return KernelCall(f"dense_{_nn(weight_bits)}", batch, batch * outputs, batch * outputs * inputs, ops)
+
+
+def rnn_call(kind: str, inputs: int, hidden: int, steps: int, batch: int = 1, weight_bits: int = 16):
+    """steps x batch cell updates of an LSTM or GRU (`kind`): rows are the gate units."""
+    ops = (lstm if kind == "lstm" else gru)(inputs, hidden, steps, batch, weight_bits)
+    rows = steps * batch * (4 if kind == "lstm" else 3) * hidden
+    return KernelCall(f"{kind}_{_nn(weight_bits)}", steps * batch, rows, rows * (inputs + hidden), ops)
+
+
+def conv_call(
+    out_channels: int, in_channels: int, taps: int, samples: int, dilation: int = 1, weight_bits=16
+):
+    """One call of a 1-D convolution (conv1d)."""
+    ops = conv1d(out_channels, in_channels, taps, samples, dilation, weight_bits)
+    rows = out_channels * samples
+    return KernelCall(f"conv_{_nn(weight_bits)}", 1, rows, rows * in_channels * taps, ops)
 
 
 def _c(**kinds) -> Counter:

@@ -102,6 +102,10 @@ class FixedConvEncoder:
     def ops_per_frame(self) -> Counter:
         return count.dense(self.N, self.W, 1, self.weight_bits) + Counter(move=self.W - self.S)
 
+    def kernel_calls(self) -> list[count.KernelCall]:
+        """The dense layer (N outputs of a W-sample frame) behind most of `ops_per_frame`."""
+        return [count.dense_call(self.N, self.W, 1, self.weight_bits)]
+
     def memory(self) -> dict[str, int]:
         """Bytes: state (delay line), scratch (one frame in, one out), rom (weights + requantisation)."""
         return {
@@ -178,6 +182,10 @@ class FixedConvDecoder:
         w, s = self.W, self.S
         # requantised positions (count.dense), saturating carry adds, rounded q15 outputs, carry shift
         return count.dense(w, self.N, 1, self.weight_bits) + Counter(add=w + 2 * s, cmp=2 * w + 2 * s, move=w)
+
+    def kernel_calls(self) -> list[count.KernelCall]:
+        """The dense layer (W positions from N channels) behind most of `ops_per_frame`."""
+        return [count.dense_call(self.W, self.N, 1, self.weight_bits)]
 
     def memory(self) -> dict[str, int]:
         return {

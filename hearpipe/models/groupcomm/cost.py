@@ -133,38 +133,56 @@ def fixed_ops_per_frame(model, parts=("features", "network", "mask")) -> Counter
     """Exact operations of one frame of a `FixedGroupComm` model (one audio channel): "features" (power, log2 table, narrowing),
     "network" (every layer, from `hearpipe.fixed.count`), "mask" (multiplying the front-end values).
     Equal to the `ops` counters of the instrumented kernels (tests)."""
+    return fixed_frame(model, parts)[0]
+
+
+def fixed_frame(model, parts=("features", "network", "mask")) -> tuple[Counter, list[count.KernelCall]]:
+    """`fixed_ops_per_frame`, and the kernel calls (dense, GRU/LSTM, conv layers) that make part of them."""
     hp, bits = model.hp, model.weight_bits
     k, d, h, hi, F = hp.groups, hp.group_dim, hp.hidden, hp.inter_hidden, hp.features
-    c = Counter()
+    c, calls = Counter(), []
+
+    def layer(call: count.KernelCall) -> None:
+        nonlocal c
+        c += call.ops
+        calls.append(call)
+
     if "features" in parts:
         c += features_ops(hp)
     if "network" in parts:
-        c += count.dense(hp.n_model, hp.n_in, 1, bits)
-        rnn = count.lstm if hp.rnn == "lstm" else count.gru
+        layer(count.dense_call(hp.n_model, hp.n_in, 1, bits))
         for _ in range(hp.n_blocks):
             if hp.inter == "tac":
-                c += count.dense(hi, d, k, bits) + count.prelu(k * hi) + count.mean_groups(k, hi)
-                c += count.dense(hi, hi, 1, bits) + count.prelu(hi)
-                c += count.dense(d, 2 * hi, k, bits) + count.prelu(k * d) + count.add_q15(k * d)
+                layer(count.dense_call(hi, d, k, bits))
+                c += count.prelu(k * hi) + count.mean_groups(k, hi)
+                layer(count.dense_call(hi, hi, 1, bits))
+                c += count.prelu(hi)
+                layer(count.dense_call(d, 2 * hi, k, bits))
+                c += count.prelu(k * d) + count.add_q15(k * d)
             elif hp.inter == "rnn":
-                c += count.gru(d, hi, k, 1, bits) + count.gru(d, hi, k, 1, bits)
-                c += count.dense(d, 2 * hi, k, bits) + count.add_q15(k * d)
-            for layer in range(hp.rnn_layers):
+                layer(count.rnn_call("gru", d, hi, k, 1, bits))
+                layer(count.rnn_call("gru", d, hi, k, 1, bits))
+                layer(count.dense_call(d, 2 * hi, k, bits))
+                c += count.add_q15(k * d)
+            for i in range(hp.rnn_layers):
                 if hp.rnn == "tcn":  # a causal dilated convolution per group (conv1d_s16), tanh table
                     for _ in range(k):
-                        c += count.conv1d(h, hp.seq_inputs(layer), hp.tcn_kernel, 1, 2**layer, bits)
+                        layer(count.conv_call(h, hp.seq_inputs(i), hp.tcn_kernel, 1, 2**i, bits))
                     c += count.sigmoid(k * h)
                     continue
-                c += rnn(d if layer == 0 else h, h, 1, k, bits)
-            c += count.dense(d, h, k, bits) + count.add_q15(k * d)
-        c += count.dense(hp.n_outputs * hp.mask_per_group, d, k, bits) + count.sigmoid(hp.n_outputs * F)
+                layer(count.rnn_call(hp.rnn, d if i == 0 else h, h, 1, k, bits))
+            layer(count.dense_call(d, h, k, bits))
+            c += count.add_q15(k * d)
+        layer(count.dense_call(hp.n_outputs * hp.mask_per_group, d, k, bits))
+        c += count.sigmoid(hp.n_outputs * F)
         if hp.df_taps:
-            c += count.dense(hp.df_per_group, d, k, bits) + count.sigmoid(hp.n_outputs * 2 * hp.df_taps * F)
+            layer(count.dense_call(hp.df_per_group, d, k, bits))
+            c += count.sigmoid(hp.n_outputs * 2 * hp.df_taps * F)
     if "mask" in parts and hp.df_taps:  # the delay line moves, then the filter runs
         c += Counter(move=past_values(hp)) + count.deep_filter(F, hp.df_taps, wide=hp.frontend == "stft")
     elif "mask" in parts:
         c += count.mask_mul(F, complex_input=hp.complex_bands)
-    return c
+    return c, calls
 
 
 def features_ops(hp: GroupCommHParams) -> Counter:
@@ -182,12 +200,12 @@ def features_ops(hp: GroupCommHParams) -> Counter:
 
 
 def cost_summary(model, channels: int = 1) -> dict:
-    """A `FixedGroupComm` model's per-frame operations (all parts, all channels), frame rate and memory in bytes, for `cost()`."""
-    ops = fixed_ops_per_frame(model)
-    ops = Counter({k: v * channels for k, v in ops.items()})
+    """A `FixedGroupComm` model's per-frame operations and kernel calls (all parts, all channels), frame rate and memory in bytes, for `cost()`."""
+    ops, calls = fixed_frame(model)
     wb = model.weight_bytes()
     return {
-        "ops": ops,
+        "ops": count.repeat(ops, channels),
+        "kernels": [call.times(channels) for call in calls],
         "frame_rate_hz": model.hp.frame_rate_hz,
         "ram_persistent": model.state_bytes(channels),
         "ram_scratch": model.scratch_bytes(),
