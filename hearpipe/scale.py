@@ -82,9 +82,12 @@ def run_jobs(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool | None = None,
+    shared: Any = None,
 ) -> JobResult:
     """fn(item) for every item, results in the items' order. `audio_s[i]` is item i's audio duration
-    (seconds), for the progress line and the real-time factor. Serial without workers and scheduler."""
+    (seconds), for the progress line and the real-time factor. Serial without workers and scheduler.
+    With `shared` (e.g. a prepared graph), fn(item, shared) is called instead; Dask sends it to each
+    worker once."""
     total = float(sum(audio_s))
     bar = Progress(total, label, "s audio", enabled=progress)
     values: list[Any] = [None] * len(items)
@@ -95,7 +98,7 @@ def run_jobs(
         if workers is None and scheduler is None:
             for i, item in enumerate(items):
                 try:
-                    values[i] = fn(item)
+                    values[i] = fn(item) if shared is None else fn(item, shared)
                 except (HearpipeError, OSError, ValueError, RuntimeError) as e:
                     errors[i] = _message(e)
                 bar.update(audio_s[i])
@@ -105,7 +108,8 @@ def run_jobs(
                 from dask.distributed import as_completed
 
                 n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-                futures = [client.submit(fn, item, pure=False) for item in items]
+                extra = [] if shared is None else [client.scatter(shared, broadcast=True)]
+                futures = [client.submit(fn, item, *extra, pure=False) for item in items]
                 index = {f.key: i for i, f in enumerate(futures)}
                 for fut in as_completed(futures):
                     i = index[fut.key]
