@@ -13,10 +13,23 @@ import sys
 import traceback
 
 from hearpipe import __version__
-from hearpipe.cli import blocks, budget, check, devices, eval, evaluate, fit, graphs, measure, render, train
+from hearpipe.cli import (
+    blocks,
+    budget,
+    check,
+    devices,
+    eval,
+    evaluate,
+    fit,
+    graphs,
+    measure,
+    render,
+    report,
+    train,
+)
 from hearpipe.errors import HearpipeError
 
-COMMANDS = (render, budget, check, graphs, blocks, devices, fit, measure, train, evaluate, eval)
+COMMANDS = (render, budget, check, graphs, blocks, devices, fit, measure, train, evaluate, eval, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

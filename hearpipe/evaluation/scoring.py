@@ -148,7 +148,7 @@ def by_snr(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]
     return {f"{s:g}": aggregate([r for r in rows if r["snr_db"] == s]) for s in snrs}
 
 
-def _atomic_write(path: str | Path, text: str) -> Path:
+def write_text(path: str | Path, text: str) -> Path:
     """Write `text` to a temporary file beside `path`, then rename: a reader never sees half a file."""
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
@@ -167,7 +167,7 @@ def _atomic_write(path: str | Path, text: str) -> Path:
 
 
 def write_json(path: str | Path, result: dict[str, Any]) -> Path:
-    return _atomic_write(path, json.dumps(result, indent=2, allow_nan=True) + "\n")
+    return write_text(path, json.dumps(result, indent=2, allow_nan=True) + "\n")
 
 
 def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> Path:
@@ -178,4 +178,4 @@ def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> Path:
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    return _atomic_write(path, buf.getvalue())
+    return write_text(path, buf.getvalue())
