@@ -18,6 +18,7 @@ from hearpipe.budget.profiles import load_device
 from hearpipe.errors import InvalidInput
 from hearpipe.graph.engine import Graph, load_graph
 from hearpipe.progress import Progress
+from hearpipe.scale import JobResult, run_jobs
 
 READ_FRAMES = 1 << 16  # samples read per step: bounded memory for files of any length
 
@@ -203,6 +204,12 @@ def render(
     files named like the inputs. With a device and `enforce`, an over-budget graph raises OverBudget
     before any audio is read.
     """
+    g, pairs = _plan(graph, inputs, output, device, enforce)
+    return [render_file(g, s, d, compensate_latency=compensate_latency, progress=progress) for s, d in pairs]
+
+
+def _plan(graph, inputs, output, device, enforce: bool) -> tuple[Graph, list[tuple[Path, Path]]]:
+    """The prepared graph and the (input, output) file pairs of a render, every input checked first."""
     if not isinstance(graph, Graph):
         g = load_graph(graph, device=device)
     elif device is None:
@@ -237,4 +244,30 @@ def render(
         for other in srcs:
             if _same_file(other, d):
                 raise InvalidInput(f"{d}: output would overwrite the input {other}; choose another output")
-    return [render_file(g, s, d, compensate_latency=compensate_latency, progress=progress) for s, d in pairs]
+    return g, pairs
+
+
+def _render_task(item: tuple[Path, Path, bool], graph: Graph) -> RenderResult:
+    src, dst, compensate = item
+    return render_file(graph, src, dst, compensate_latency=compensate, progress=False)
+
+
+def render_jobs(
+    graph,
+    inputs,
+    output,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    device=None,
+    enforce: bool = True,
+    compensate_latency: bool = False,
+    progress: bool | None = None,
+) -> JobResult:
+    """`render` as one job on Dask workers (`workers` local processes, or the cluster at `scheduler`):
+    the same files, byte for byte; a file that fails is reported and the others go on."""
+    g, pairs = _plan(graph, inputs, output, device, enforce)
+    items = [(s, d, compensate_latency) for s, d in pairs]
+    seconds = [sf.info(str(s)).duration for s, _ in pairs]
+    return run_jobs(_render_task, items, seconds, label="render", workers=workers, scheduler=scheduler,
+                    progress=progress, shared=g)  # fmt: skip

@@ -23,9 +23,10 @@ class Progress:
             frac = min(1.0, self.done / self.total)
             bar = "#" * int(30 * frac)
             speed = self.done / max(now - self.t0, 1e-9)
+            eta = (self.total - self.done) / speed if speed > 0 else float("inf")
             sys.stderr.write(
                 f"\r{self.label} [{bar:<30}] {100 * frac:5.1f}% {self.done:.1f}/{self.total:.1f} {self.unit} "
-                f"({speed:.0f} {self.unit}/s)"
+                f"({speed:.0f} {self.unit}/s, ETA {eta:.0f} s)"
             )
             sys.stderr.flush()
 

@@ -13,10 +13,38 @@ import sys
 import traceback
 
 from hearpipe import __version__
-from hearpipe.cli import blocks, budget, check, cycles, devices, evaluate, fit, graphs, measure, render, train
+from hearpipe.cli import (
+    blocks,
+    budget,
+    check,
+    cycles,
+    devices,
+    eval,
+    evaluate,
+    fit,
+    graphs,
+    measure,
+    render,
+    report,
+    train,
+)
 from hearpipe.errors import HearpipeError
 
-COMMANDS = (render, budget, cycles, check, graphs, blocks, devices, fit, measure, train, evaluate)
+COMMANDS = (
+    render,
+    eval,
+    report,
+    budget,
+    cycles,
+    check,
+    graphs,
+    blocks,
+    devices,
+    fit,
+    measure,
+    train,
+    evaluate,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

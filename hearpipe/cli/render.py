@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from hearpipe.graph.engine import load_graph
-from hearpipe.io import render
+from hearpipe.io import render, render_jobs
 
 
 def add_parser(sub) -> None:
@@ -27,11 +27,17 @@ def add_parser(sub) -> None:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print a JSON summary of what was written")
+    p.add_argument("--workers", type=int, help="render on a local Dask cluster of N processes")
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", help="render on an existing Dask cluster (tcp://host:port)"
+    )
     p.set_defaults(run=run)
 
 
 def run(a) -> int:
     g = load_graph(a.graph, device=a.device)
+    if a.workers is not None or a.scheduler is not None:
+        return _run_jobs(a, g)
     results = render(
         g,
         a.inputs,
@@ -57,3 +63,21 @@ def run(a) -> int:
             f"({r.realtime_factor:.3g}x real time)"
         )
     return 0
+
+
+def _run_jobs(a, g) -> int:
+    job = render_jobs(g, a.inputs, a.output, workers=a.workers, scheduler=a.scheduler,
+                      enforce=not a.no_enforce, compensate_latency=a.compensate_latency,
+                      progress=False if a.quiet else None)  # fmt: skip
+    done = [r for r in job.values if r is not None]
+    if a.json:
+        print(
+            json.dumps(
+                {"graph": g.source, "files": [r.to_dict() for r in done], "summary": job.summary()}, indent=2
+            )
+        )
+    else:
+        for r in done:
+            print(f"{r.input} -> {r.output}: {r.duration_s:.2f} s of audio")
+        print(job.summary_line())
+    return 2 if job.errors else 0
