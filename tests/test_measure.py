@@ -146,7 +146,7 @@ def test_fit_api_and_cli(capsys):
     assert r["ear"] == "right" and r["frequencies_hz"] == [250, 500, 1000, 2000, 4000, 6000]
     assert hearpipe.cli.main(["fit", str(ag), "--rule", "half-gain", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["gain_db"] == [10.0, 12.5, 15.0, 20.0, 25.0, 30.0, 32.5]
+    assert out["ears"][0]["gain_db"] == [10.0, 12.5, 15.0, 20.0, 25.0, 30.0, 32.5]
     assert hearpipe.cli.main(["fit", str(ag), "--ear", "left"]) == 2
     assert "no left ear" in capsys.readouterr().err
 
