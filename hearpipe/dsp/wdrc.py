@@ -241,7 +241,10 @@ def table_lookup(table, level_db_spl, min_db_spl: float, step_db: float) -> np.n
 
 # -- spectral band levels -------------------------------------------------------------------------------
 def band_of_bins(crossovers_hz, n_fft: int, sample_rate_hz: float) -> np.ndarray:
-    """Band index (int64) of every rfft bin: band b holds bins with edge[b] <= f < edge[b + 1]."""
+    """Band index (int64) of every rfft bin: band b holds bins with edge[b] <= f < edge[b + 1]. A time-domain
+    signal (n_fft 0) is one broadband bin."""
+    if n_fft == 0:
+        return np.zeros(1, np.int64)
     f = bin_frequencies_hz(n_fft, sample_rate_hz)
     return np.searchsorted(np.asarray(crossovers_hz, dtype=np.float64), f, side="right").astype(np.int64)
 
