@@ -22,6 +22,7 @@ from hearpipe.dsp import wdrc
 from hearpipe.dsp.spectral import interpolate_gain_db
 from hearpipe.dsp.wdrc_fixed import fixed_ops, prepare_fixed
 from hearpipe.dsp.windows import WindowName, analysis_window, window_q15
+from hearpipe.errors import abbreviate
 from hearpipe.fixed.ops import new_ops
 from hearpipe.fixed.tables import EXP2_TABLE, LOG2_TABLE
 from hearpipe.graph.format import SignalFormat
@@ -68,8 +69,15 @@ class BandDynamics(Block):
     def set_bands(self, crossovers_hz, attack_ms: PerBand, release_ms: PerBand) -> int:
         """Band edges (Hz) and per-band attack and release times (ms, one value or one per band) from the
         parameters; returns the number of bands."""
-        self.crossovers_hz = np.asarray(crossovers_hz, dtype=np.float64)
-        nb = self.crossovers_hz.size + 1
+        cross = np.asarray(crossovers_hz, dtype=np.float64)
+        nyq = self.fmt.sample_rate_hz / 2
+        # checked first: band centres and tables computed from bad edges would warn (sqrt of a negative)
+        if cross.size and (np.any(np.diff(cross) <= 0) or cross[0] <= 0 or cross[-1] >= nyq):
+            raise self.fail(
+                f"crossovers_hz must increase strictly within 0..{nyq:g} Hz, got {abbreviate(cross.tolist())}"
+            )
+        self.crossovers_hz = cross
+        nb = cross.size + 1
         self.attack_ms = per_band(attack_ms, nb, "attack_ms", self)
         self.release_ms = per_band(release_ms, nb, "release_ms", self)
         return nb
@@ -84,12 +92,7 @@ class BandDynamics(Block):
             self.bits = self.fixed_spectrum_bits(fmt)
         self.ctx, self.fmt = ctx, fmt
         self.configure(fmt, ctx)
-        cross = np.asarray(self.crossovers_hz, dtype=np.float64)
-        nyq = fmt.sample_rate_hz / 2
-        if cross.size and (np.any(np.diff(cross) <= 0) or cross[0] <= 0 or cross[-1] >= nyq):
-            raise self.fail(
-                f"crossovers_hz must increase strictly within 0..{nyq:g} Hz, got {cross.tolist()}"
-            )
+        cross = self.crossovers_hz
         self.band = wdrc.band_of_bins(cross, fmt.n_fft, fmt.sample_rate_hz)
         self.n_bands = cross.size + 1
         empty = sorted(set(range(self.n_bands)) - set(self.band.tolist()))

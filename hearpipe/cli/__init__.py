@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import traceback
+import warnings
 
 from hearpipe import __version__
 from hearpipe.cli import blocks, budget, check, devices, evaluate, fit, graphs, measure, render, train
@@ -39,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # argparse: --help and --version exit 0, usage errors 2
         return int(e.code or 0)
     try:
-        return a.run(a)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = a.run(a)
+        _report_warnings(caught, a.debug)
+        return code
     except HearpipeError as e:
         if a.debug:
             traceback.print_exc()
@@ -55,7 +60,27 @@ def main(argv: list[str] | None = None) -> int:
         if a.debug:
             traceback.print_exc()
         print(
-            f"hearpipe: internal error: {type(e).__name__}: {e} (run with --debug for the traceback)",
+            f"hearpipe: internal error: {type(e).__name__}: {' '.join(str(e).split())[:300]} (run with "
+            "--debug for the traceback)",
             file=sys.stderr,
         )
         return 1
+
+
+def _report_warnings(caught: list[warnings.WarningMessage], debug: bool) -> None:
+    """Warnings of numeric code are the program's business, not the user's: one notice line (all of
+    them, with their source lines, on --debug) instead of a library's two-line message per warning."""
+    if not caught:
+        return
+    if debug:
+        for w in caught:
+            print(
+                warnings.formatwarning(w.message, w.category, w.filename, w.lineno), file=sys.stderr, end=""
+            )
+        return
+    first = " ".join(str(caught[0].message).split())[:100]
+    print(
+        f"hearpipe: notice: {len(caught)} numeric warning(s) during the run (first: {first}); "
+        "run with --debug for details",
+        file=sys.stderr,
+    )
