@@ -1,6 +1,7 @@
 """The `hearpipe` command: one argparse tree built from the command modules, errors mapped to exit codes.
 
-Exit codes: 0 success, 1 internal error, 2 invalid input (file, option, audio), 3 over a device budget.
+Exit codes: 0 success, 1 internal error, 2 invalid input (file, option, audio), 3 over a device budget,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 Each command is a module here with `add_parser(sub)`, which adds its subparser and sets `run`, and
 `run(args) -> int`; it raises `hearpipe.errors` exceptions, which `main` turns into one readable line.
 """
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 
@@ -34,11 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a `kill`, a job scheduler's stop): unwinds like Ctrl-C, so temporary files are removed."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         a = build_parser().parse_args(argv)
     except SystemExit as e:  # argparse: --help and --version exit 0, usage errors 2
         return int(e.code or 0)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signals go to the main thread
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    try:
+        return _run(a)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(a: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -50,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"hearpipe: error: {e}", file=sys.stderr)
         return e.exit_code
+    except Terminated:
+        print("hearpipe: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("hearpipe: interrupted", file=sys.stderr)
         return 130
