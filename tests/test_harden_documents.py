@@ -146,3 +146,18 @@ def test_check_goes_on_after_an_internal_error(tmp_path, capsys, monkeypatch):
     assert code == 1
     assert "first.yaml: internal error: ZeroDivisionError: boom" in err
     assert "second.yaml: ok" in out
+
+
+@pytest.mark.torch
+def test_training_sizes_are_bounded(tmp_path, capsys):
+    pytest.importorskip("torch")
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("name: t\nmax_steps: 1000000000000\nmodel: {hidden: 100000}\n")
+    code = main(["train", str(cfg), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "max_steps: Input should be less than or equal to 10000000" in err
+    assert "model.hidden: Input should be less than or equal to 4096" in err
+    assert not (tmp_path / "run").exists()
+    cfg.write_text("name: t\n")
+    code = main(["train", str(cfg), "--out", str(tmp_path / "run"), "--set", "seed=!!float abc"])
+    assert code == 2 and "--set seed: malformed document" in capsys.readouterr().err

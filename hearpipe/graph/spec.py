@@ -29,7 +29,9 @@ class GraphSpec(BaseModel):
     sample_rate_hz: float = Field(
         16000.0, ge=1000, le=384000, description="rate the graph runs at, in Hz (1000..384000)"
     )
-    channels: int = Field(1, ge=1, le=64, description="audio channels; each runs through its own state")
+    channels: int = Field(
+        1, ge=1, le=64, description="audio channels (1..64); each runs through its own state"
+    )
     block_size: int | None = Field(
         None,
         ge=1,
