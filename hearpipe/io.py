@@ -3,6 +3,7 @@ file beside the target, then a rename), one readable error per bad file."""
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 import tempfile
@@ -21,6 +22,8 @@ from hearpipe.progress import Progress
 from hearpipe.scale import JobResult, run_jobs
 
 READ_FRAMES = 1 << 16  # samples read per step: bounded memory for files of any length
+PART = ".part"  # suffix of the temporary file a render writes before renaming it
+CLIPPING = ("notice", "error")  # what a render does when an integer output format clips samples
 
 
 @dataclass
@@ -65,7 +68,41 @@ def _audio_info(path: Path):
         raise InvalidInput(f"{path}: not a readable audio file ({e})") from None
     if info.frames <= 0:
         raise InvalidInput(f"{path}: the file holds no audio samples")
+    promised = _wav_promised_frames(path, info)
+    if promised is not None and promised > info.frames:
+        raise InvalidInput(
+            f"{path}: truncated: the header promises {promised} samples per channel, the file holds "
+            f"{info.frames} (cut short while copying or recording?)"
+        )
     return info
+
+
+def _wav_promised_frames(path: Path, info) -> int | None:
+    """Frames a WAV file's data chunk header announces (libsndfile reports only those present), or None
+    for other formats and for streamed WAVs that leave the size open (0 or 0xFFFFFFFF)."""
+    if info.format != "WAV":
+        return None
+    bytes_per_frame = info.channels * {
+        "PCM_U8": 1,
+        "PCM_16": 2,
+        "PCM_24": 3,
+        "PCM_32": 4,
+        "FLOAT": 4,
+        "DOUBLE": 8,
+    }.get(info.subtype, 0)
+    if not bytes_per_frame:
+        return None
+    with open(path, "rb") as f:
+        if f.read(12)[:4] != b"RIFF":
+            return None
+        while header := f.read(8):
+            if len(header) < 8:
+                return None
+            size = int.from_bytes(header[4:], "little")
+            if header[:4] == b"data":
+                return None if size in (0, 0xFFFFFFFF) else size // bytes_per_frame
+            f.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even length
+    return None
 
 
 def _new_file_mode() -> int:
@@ -104,8 +141,15 @@ def render_file(
     compensate_latency: bool = False,
     progress: bool | None = None,
     subtype: str | None = None,
+    clipping: str = "notice",
 ) -> RenderResult:
-    """Render one file. The output is written to a temporary file beside `dst`, then renamed."""
+    """Render one file. The output is written to a temporary file beside `dst`, then renamed.
+
+    Output samples beyond full scale are clipped by an integer format (PCM, and FLAC, which holds only
+    PCM): `clipping="notice"` says how many, `"error"` refuses to write the file.
+    """
+    if clipping not in CLIPPING:
+        raise InvalidInput(f"clipping must be one of {', '.join(CLIPPING)}, got {clipping!r}")
     info = _audio_info(src)
     if _same_file(src, dst):
         raise InvalidInput(f"{dst}: output would overwrite the input; choose another output path")
@@ -116,15 +160,19 @@ def render_file(
     if not os.access(out_dir, os.W_OK):
         raise InvalidInput(f"{dst}: output folder {out_dir} is not writable")
     fmt = _output_format(dst)
-    subtype = subtype or (info.subtype if sf.check_format(fmt, info.subtype) else None)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=out_dir)
-    os.close(fd)
+    subtype = subtype or (info.subtype if sf.check_format(fmt, info.subtype) else sf.default_subtype(fmt))
+    _remove_stale_parts(dst)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.{os.getpid()}.", suffix=PART, dir=out_dir)
+        os.close(fd)
+    except OSError as e:  # /proc, /sys and read-only mounts pass the access check and refuse files
+        raise InvalidInput(f"{dst}: cannot write in {out_dir} ({e.strerror})") from None
     tmp = Path(tmp_name)
-    tmp.chmod(_new_file_mode())  # mkstemp's 0o600 would make every rendered file private to its writer
-    clipped_in = clipped_out = 0
+    clipped_in = clipped_out = read = 0
     bar = Progress(info.duration, f"{src.name}", "s audio", enabled=progress, min_total=10.0)
     t0 = time.perf_counter()
     try:
+        tmp.chmod(_new_file_mode())  # mkstemp's 0o600 would make every rendered file private to its writer
         g.reset()
         skip = g.latency_samples if compensate_latency else 0
         with (
@@ -153,31 +201,87 @@ def render_file(
                 try:
                     x = fin.read(READ_FRAMES, dtype="float64", always_2d=True)
                 except (sf.LibsndfileError, RuntimeError) as e:
-                    raise InvalidInput(f"{src}: cannot decode audio at sample {fin.tell()} ({e})") from None
+                    at = _break_position(src, read)
+                    raise InvalidInput(
+                        f"{src}: the audio stream breaks at sample {at} of {info.frames} ({e})"
+                    ) from None
                 if not len(x):
                     break
                 x = x.T
                 if not np.isfinite(x).all():
-                    bad = int(np.argwhere(~np.isfinite(x))[0][1]) + fin.tell() - x.shape[1]
+                    bad = int(np.argwhere(~np.isfinite(x))[0][1]) + read
                     raise InvalidInput(f"{src}: audio contains NaN or Inf (first at sample {bad})")
+                read += x.shape[1]
                 clipped_in += int(np.count_nonzero(np.abs(x) >= 1.0))
                 emit(g.process(x))
                 bar.update(x.shape[1] / info.samplerate)
+            if read < info.frames:
+                raise InvalidInput(
+                    f"{src}: the audio stream ends at sample {read} of the {info.frames} promised"
+                )
             if compensate_latency and g.latency_samples:
                 emit(g.process(np.zeros((info.channels, g.latency_samples))))
             emit(g.flush())
+        clips = clipped_out if not subtype.startswith(("FLOAT", "DOUBLE")) else 0
+        if clips and clipping == "error":
+            raise InvalidInput(
+                f"{dst}: {clips} output samples beyond full scale would be clipped by the {subtype} format; "
+                "nothing written (write .wav, which keeps float, or lower the gain)"
+            )
         os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    except OSError as e:
+        raise InvalidInput(f"{dst}: cannot write ({e.strerror or e})") from None
     finally:
+        tmp.unlink(missing_ok=True)  # after the rename there is nothing left to remove
         bar.close()
     seconds = time.perf_counter() - t0
     if clipped_in:
         _notice(f"{src}: {clipped_in} input samples at or beyond digital full scale (clipped recording?)")
-    if clipped_out and subtype and subtype.startswith("PCM"):
-        _notice(f"{dst}: {clipped_out} output samples beyond full scale were clipped by the {subtype} format")
+    if clips:
+        _notice(
+            f"{dst}: {clips} output samples beyond full scale were clipped by the {subtype} format "
+            "(write .wav to keep them as float, or --clipping error to refuse)"
+        )
     return RenderResult(src, dst, info.duration, seconds, clipped_in, clipped_out)
+
+
+def _break_position(src: Path, start: int) -> int:
+    """The first sample at or after `start` that cannot be decoded: a read of READ_FRAMES failed
+    somewhere inside; read it again in small steps to say where."""
+    try:
+        with sf.SoundFile(str(src)) as f:
+            f.seek(start)
+            while True:
+                got = len(f.read(256, always_2d=True))
+                if not got:
+                    return start
+                start += got
+    except (sf.LibsndfileError, RuntimeError):
+        return start
+
+
+def _remove_stale_parts(dst: Path) -> None:
+    """Temporary files of earlier renders of `dst` whose process is gone (killed: SIGKILL cannot be
+    caught): removed with a notice. A name carries its writer's process id, so a render still running
+    elsewhere keeps its file."""
+    for part in dst.parent.glob(f".{glob.escape(dst.name)}.*{PART}"):
+        pid = part.name[len(dst.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                part.unlink()
+            except OSError:
+                continue
+            _notice(f"{part}: removed the temporary file of an earlier render that was killed")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _output_format(dst: Path) -> str:
@@ -197,15 +301,32 @@ def render(
     enforce: bool = True,
     compensate_latency: bool = False,
     progress: bool | None = None,
+    clipping: str = "notice",
 ) -> list[RenderResult]:
     """Render one or more audio files through `graph` (a Graph, a path or shipped graph name, or a mapping).
 
     With one input, `output` is a file; with several, a folder (created if missing) that receives
     files named like the inputs. With a device and `enforce`, an over-budget graph raises OverBudget
-    before any audio is read.
+    before any audio is read. Every input is checked (readable, whole, at the graph's rate) before the
+    first output is written; an error in a later decode names the outputs already written.
     """
     g, pairs = _plan(graph, inputs, output, device, enforce)
-    return [render_file(g, s, d, compensate_latency=compensate_latency, progress=progress) for s, d in pairs]
+    done: list[RenderResult] = []
+    for s, d in pairs:
+        try:
+            done.append(
+                render_file(
+                    g, s, d, compensate_latency=compensate_latency, progress=progress, clipping=clipping
+                )
+            )
+        except InvalidInput as e:
+            if not done:
+                raise
+            written = ", ".join(str(r.output) for r in done)
+            raise InvalidInput(
+                f"{e}\nstopped after writing {len(done)} of {len(pairs)} outputs: {written}"
+            ) from None
+    return done
 
 
 def _plan(graph, inputs, output, device, enforce: bool) -> tuple[Graph, list[tuple[Path, Path]]]:
@@ -224,7 +345,8 @@ def _plan(graph, inputs, output, device, enforce: bool) -> tuple[Graph, list[tup
         raise InvalidInput("no input files given")
     out = Path(output)
     for s in srcs:
-        _audio_info(s)
+        info = _audio_info(s)
+        _graph_for(g, info.channels, s, info.samplerate)
     if len(srcs) == 1 and not out.is_dir():
         pairs = [(srcs[0], out)]
     else:

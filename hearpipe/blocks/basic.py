@@ -128,7 +128,7 @@ class BandGain(Block):
 
 
 class DelayParams(BlockParams):
-    samples: int = Field(ge=0, le=1 << 20, description="delay in samples (time domain)")
+    samples: int = Field(ge=0, le=1 << 20, description="delay in samples (0..1048576, time domain)")
 
 
 @register

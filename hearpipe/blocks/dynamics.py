@@ -22,6 +22,7 @@ from hearpipe.dsp import wdrc
 from hearpipe.dsp.fitting import Fit, detected_speech, solve_band_gains, speech_gain_db, stft_band_responses
 from hearpipe.dsp.wdrc_fixed import fixed_ops, prepare_fixed
 from hearpipe.dsp.windows import WindowName, analysis_window, window_q15
+from hearpipe.errors import abbreviate
 from hearpipe.fixed.ops import new_ops
 from hearpipe.fixed.tables import EXP2_TABLE, LOG2_TABLE
 from hearpipe.graph.format import SignalFormat
@@ -72,9 +73,10 @@ class BandDynamics(Block):
         fmt = self.fmt
         cross = self.crossovers_hz = np.asarray(crossovers_hz, dtype=np.float64)
         nyq = fmt.sample_rate_hz / 2
+        # checked first: band centres and tables computed from bad edges would warn (sqrt of a negative)
         if cross.size and (np.any(np.diff(cross) <= 0) or cross[0] <= 0 or cross[-1] >= nyq):
             raise self.fail(
-                f"crossovers_hz must increase strictly within 0..{nyq:g} Hz, got {cross.tolist()}"
+                f"crossovers_hz must increase strictly within 0..{nyq:g} Hz, got {abbreviate(cross.tolist())}"
             )
         self.band = wdrc.band_of_bins(cross, fmt.n_fft, fmt.sample_rate_hz)
         nb = self.n_bands = cross.size + 1

@@ -134,7 +134,7 @@ class Prescription(Block):
 
 # -- prescription as a linear-phase FIR -------------------------------------------------------------------
 class PrescriptionFirParams(PrescriptionParams):
-    order: int = Field(64, ge=2, le=4096, description="FIR order (even); delay = order / 2 samples")
+    order: int = Field(64, ge=2, le=4096, description="FIR order (even, 2..4096); delay = order / 2 samples")
 
     @model_validator(mode="after")
     def _even(self):

@@ -34,13 +34,18 @@ from hearpipe.fixed.ops import new_ops
 from hearpipe.graph.format import SignalFormat
 from hearpipe.graph.registry import register
 
+MAX_FFT = 65536  # samples: 4 s at 16 kHz, far beyond any hearing-aid frame; bounds the FFT tables
+
 
 class StftParams(BlockParams):
     window: WindowName = Field("sqrt_hann", description="analysis window (periodic)")
-    window_length: int = Field(128, ge=2, le=65536, description="window length in samples")
-    hop: int = Field(64, ge=1, description="frame advance in samples")
+    window_length: int = Field(128, ge=2, le=MAX_FFT, description=f"window length in samples (2..{MAX_FFT})")
+    hop: int = Field(64, ge=1, le=65536, description="frame advance in samples (1..65536, <= window_length)")
     n_fft: int | None = Field(
-        None, description="FFT length in samples (>= window_length); default window_length"
+        None,
+        ge=2,
+        le=MAX_FFT,
+        description=f"FFT length in samples (window_length..{MAX_FFT}); default window_length",
     )
     fixed_fft: Literal["q31", "q15"] = Field(
         "q31", description="fixed-point devices: 32-bit FFT (> 90 dB SNR) or CMSIS-style q15 FFT"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 
 from hearpipe.budget.device import DeviceProfile
 from hearpipe.config import load_model, read_document
@@ -37,7 +38,7 @@ def kind_of(doc: dict) -> str:
     return "unknown"
 
 
-def check_file(f: str) -> dict:
+def check_file(f: str, debug: bool = False) -> dict:
     """{file, ok, kind, detail, error} for one file (or shipped graph name)."""
     kind = None
     try:
@@ -58,11 +59,16 @@ def check_file(f: str) -> dict:
             )
     except HearpipeError as e:
         return {"file": f, "ok": False, "kind": kind, "detail": None, "error": str(e)}
+    except Exception as e:  # an internal error in one file must not hide the verdicts on the others
+        if debug:
+            traceback.print_exc()
+        msg = f"{f}: internal error: {type(e).__name__}: {' '.join(str(e).split())[:300]}"
+        return {"file": f, "ok": False, "kind": kind, "detail": None, "error": msg, "internal": True}
     return {"file": f, "ok": True, "kind": kind, "detail": detail, "error": None}
 
 
 def run(a) -> int:
-    results = [check_file(f) for f in a.files]
+    results = [check_file(f, a.debug) for f in a.files]
     if a.json:
         print(json.dumps(results, indent=2))
     else:
@@ -71,4 +77,6 @@ def run(a) -> int:
                 print(f"{r['file']}: ok ({r['detail']})")
             else:
                 print(r["error"], file=sys.stderr)
+    if any(r.get("internal") for r in results):
+        return 1
     return 0 if all(r["ok"] for r in results) else 2

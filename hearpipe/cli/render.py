@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from hearpipe.graph.engine import load_graph
-from hearpipe.io import render, render_jobs
+from hearpipe.io import CLIPPING, render, render_jobs
 
 
 def add_parser(sub) -> None:
@@ -24,6 +24,13 @@ def add_parser(sub) -> None:
         "--compensate-latency",
         action="store_true",
         help="shift the output back by the graph's latency (time-aligned with the input)",
+    )
+    p.add_argument(
+        "--clipping",
+        choices=CLIPPING,
+        default="notice",
+        help="output samples beyond full scale in an integer format (PCM WAV, FLAC): write them clipped "
+        "with a notice of how many, or refuse to write the file (default: notice)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print a JSON summary of what was written")
@@ -45,6 +52,7 @@ def run(a) -> int:
         enforce=not a.no_enforce,
         compensate_latency=a.compensate_latency,
         progress=False if a.quiet else None,
+        clipping=a.clipping,
     )
     if a.json:
         summary = {

@@ -8,9 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import yaml
-
-from hearpipe.config import read_document
+from hearpipe.config import parse_text, read_document
 from hearpipe.errors import InvalidInput
 
 
@@ -51,7 +49,7 @@ def _overrides(a: argparse.Namespace, fields) -> dict:
         key, sep, value = item.partition("=")
         if not sep or key not in fields or key in ("model", "data"):
             raise InvalidInput(f"--set {item!r}: expected FIELD=VALUE with a top-level field of the config")
-        changes[key] = yaml.safe_load(value)
+        changes[key] = parse_text(value, f"--set {key}")
     return changes
 
 

@@ -18,7 +18,7 @@ from hearpipe.errors import FormatMismatch, InvalidInput
 from hearpipe.fixed.qformat import float_to_fixed
 from hearpipe.graph.format import SignalFormat
 from hearpipe.graph.registry import get_block_class
-from hearpipe.graph.spec import INPUT, GraphSpec
+from hearpipe.graph.spec import INPUT, MAX_BLOCK_SIZE, GraphSpec
 from hearpipe.models.weights import BUILTIN_PREFIX
 from hearpipe.shipped import find_shipped
 
@@ -160,6 +160,12 @@ class Graph:
         self.formats = formats
         self.out_format = out
         self.block_size = self.spec.block_size or math.lcm(*(f.hop for f in formats.values()))
+        if self.block_size > MAX_BLOCK_SIZE:  # hops of no common small multiple (e.g. 997 and 991)
+            raise InvalidInput(
+                f"{self.source}: the hops need a block of {self.block_size} samples (their least common "
+                f"multiple), more than the {MAX_BLOCK_SIZE} samples a step may have; use hops that divide "
+                "each other"
+            )
         for name, f in formats.items():
             if self.block_size % f.hop:
                 raise InvalidInput(

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 INPUT = "input"  # reserved name of the graph's audio input
+MAX_BLOCK_SIZE = 65536  # samples per engine step: bounds the buffers a render allocates per channel
 
 
 class NodeSpec(BaseModel):
@@ -25,10 +26,18 @@ class GraphSpec(BaseModel):
 
     name: str = ""
     description: str = ""
-    sample_rate_hz: float = Field(16000.0, gt=0, description="rate the graph runs at, in Hz")
-    channels: int = Field(1, ge=1, le=64, description="audio channels; each runs through its own state")
+    sample_rate_hz: float = Field(
+        16000.0, ge=1000, le=384000, description="rate the graph runs at, in Hz (1000..384000)"
+    )
+    channels: int = Field(
+        1, ge=1, le=64, description="audio channels (1..64); each runs through its own state"
+    )
     block_size: int | None = Field(
-        None, ge=1, description="samples per engine step; default: the least common multiple of all hops"
+        None,
+        ge=1,
+        le=MAX_BLOCK_SIZE,
+        description=f"samples per engine step (1..{MAX_BLOCK_SIZE}); default: the least common multiple of "
+        "all hops",
     )
     full_scale_db_spl: float = Field(
         100.0, ge=60, le=160, description="calibration: dB SPL of a full-scale sine (rms 1/sqrt(2))"

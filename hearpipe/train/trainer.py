@@ -34,29 +34,37 @@ from hearpipe.models.weights import load_weights, resolve_weights, save_weights
 from hearpipe.train.data import MixConfig, Mixer
 from hearpipe.train.model import GroupCommNet, count_params, grow
 
+MAX_STEPS = 10_000_000  # training steps: weeks of CPU time at the shipped models' ~10 steps/s
+
 
 class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     frontend: Literal["stft", "conv"] = "stft"
-    window: int = 128
-    hop: int = 64
-    enc_channels: int = 0
-    enc_window: int = 0  # conv encoder length (0: window); longer = finer frequency resolution, same latency
+    window: int = Field(
+        128, ge=2, le=4096, description="STFT length or conv encoder window, samples (2..4096)"
+    )
+    hop: int = Field(64, ge=1, le=4096, description="hop or encoder stride in samples (1..4096)")
+    enc_channels: int = Field(0, ge=0, le=4096, description="conv encoder channels (0..4096)")
+    enc_window: int = Field(
+        0, ge=0, le=16384
+    )  # conv encoder length (0: window); longer = finer frequency resolution, same latency
     enc_complex: bool = False  # conv: channels are (re, im) pairs of bands; init_from an STFT model fits
     feat_ema_shift: int = (
         0  # k > 0: also read each feature minus its running mean (time constant 2**k frames)
     )
-    n_model: int = 64
-    groups: int = 4
-    n_blocks: int = 2
+    n_model: int = Field(64, ge=1, le=4096, description="model width (1..4096)")
+    groups: int = Field(4, ge=1, le=256, description="groups K (1..256)")
+    n_blocks: int = Field(2, ge=1, le=64, description="inter-group + sequence blocks (1..64)")
     rnn: Literal["gru", "lstm", "tcn"] = "gru"
-    rnn_layers: int = 1
+    rnn_layers: int = Field(1, ge=1, le=16, description="stacked layers per block (1..16)")
     tcn_kernel: int = 3
-    hidden: int = 64
+    hidden: int = Field(64, ge=1, le=4096, description="recurrent hidden size per group (1..4096)")
     inter: Literal["tac", "rnn", "none"] = "tac"
-    inter_hidden: int = 32
-    n_outputs: int = 1
-    df_taps: int = 0  # L > 0 (complex bands): deep filter over this and L-1 past frames, not a real mask
+    inter_hidden: int = Field(32, ge=1, le=4096, description="TAC / across-group hidden width (1..4096)")
+    n_outputs: int = Field(1, ge=1, le=16, description="masks C (1..16)")
+    df_taps: int = Field(
+        0, ge=0, le=64
+    )  # L > 0 (complex bands): deep filter over this and L-1 past frames, not a real mask
 
 
 class DataConfig(MixConfig):
@@ -74,21 +82,25 @@ class TrainConfig(BaseModel):
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     seed: int = 1
-    batch_size: int = 8
+    batch_size: int = Field(8, ge=1, le=4096, description="mixtures per step (1..4096)")
     lr: float = 2e-3
     lr_min: float = 5e-5
-    warmup_steps: int = 200
+    warmup_steps: int = Field(200, ge=0, le=MAX_STEPS, description=f"warm-up steps (0..{MAX_STEPS:,})")
     schedule: Literal["cosine", "plateau", "constant"] = "cosine"
-    max_steps: int = 20000  # cosine horizon; training stops here
-    schedule_start: int = 0  # step where the warm-up + cosine cycle starts (> 0: a warm restart on resume)
+    max_steps: int = Field(  # cosine horizon; training stops here
+        20000, ge=1, le=MAX_STEPS, description=f"last training step (1..{MAX_STEPS:,})"
+    )
+    schedule_start: int = Field(
+        0, ge=0, le=MAX_STEPS
+    )  # step where the warm-up + cosine cycle starts (> 0: a warm restart on resume)
     max_minutes: float = 0.0  # stop after this wall time (0: no limit)
     plateau_patience: int = 4  # evaluations without improvement before halving (plateau schedule)
     grad_clip: float = 5.0
     level_weight: float = 0.01  # x (output/clean level in dB)^2: SI-SNR alone leaves the output level free
-    threads: int = 1
-    log_every: int = 25
+    threads: int = Field(1, ge=1, le=256, description="CPU threads (1..256)")
+    log_every: int = Field(25, ge=1, le=MAX_STEPS)
     checkpoint_minutes: float = 5.0
-    dev_utterances: int = 6  # dev subset for model selection (each at 0 and 5 dB)
+    dev_utterances: int = Field(6, ge=1, le=10000)  # dev subset for model selection (each at 0 and 5 dB)
     dev_seconds: float = 4.0
 
     @model_validator(mode="before")
