@@ -17,6 +17,7 @@ from hearpipe.budget.device import DeviceProfile
 from hearpipe.budget.profiles import load_device
 from hearpipe.errors import InvalidInput
 from hearpipe.graph.engine import Graph, load_graph
+from hearpipe.metrics.level import mean_square_db_spl
 from hearpipe.progress import Progress
 
 READ_FRAMES = 1 << 16  # samples read per step: bounded memory for files of any length
@@ -24,7 +25,8 @@ READ_FRAMES = 1 << 16  # samples read per step: bounded memory for files of any 
 
 @dataclass
 class RenderResult:
-    """One rendered file: `duration_s` seconds of audio processed in `seconds` of wall time."""
+    """One rendered file: `duration_s` seconds of audio processed in `seconds` of wall time; levels (Leq over
+    the whole file, all channels) in dB SPL through the graph's `full_scale_db_spl`."""
 
     input: Path
     output: Path
@@ -32,6 +34,8 @@ class RenderResult:
     seconds: float
     clipped_input_samples: int
     clipped_output_samples: int
+    input_db_spl: float
+    output_db_spl: float
 
     @property
     def realtime_factor(self) -> float:
@@ -46,6 +50,8 @@ class RenderResult:
             "realtime_factor": self.realtime_factor,
             "clipped_input_samples": self.clipped_input_samples,
             "clipped_output_samples": self.clipped_output_samples,
+            "input_db_spl": self.input_db_spl,
+            "output_db_spl": self.output_db_spl,
         }
 
 
@@ -121,6 +127,8 @@ def render_file(
     tmp = Path(tmp_name)
     tmp.chmod(_new_file_mode())  # mkstemp's 0o600 would make every rendered file private to its writer
     clipped_in = clipped_out = 0
+    sq_in = sq_out = 0.0  # sums of squares and sample counts: the levels of whole files read in blocks
+    n_in = n_out = 0
     bar = Progress(info.duration, f"{src.name}", "s audio", enabled=progress, min_total=10.0)
     t0 = time.perf_counter()
     try:
@@ -140,12 +148,14 @@ def render_file(
         ):
 
             def emit(y: np.ndarray) -> None:
-                nonlocal skip, clipped_out
+                nonlocal skip, clipped_out, sq_out, n_out
                 if skip:
                     drop = min(skip, y.shape[1])
                     y, skip = y[:, drop:], skip - drop
                 if y.shape[1]:
                     clipped_out += int(np.count_nonzero(np.abs(y) > 1.0))
+                    sq_out += float(np.sum(np.square(y)))
+                    n_out += y.size
                     fout.write(y.T)
 
             while True:
@@ -160,6 +170,8 @@ def render_file(
                     bad = int(np.argwhere(~np.isfinite(x))[0][1]) + fin.tell() - x.shape[1]
                     raise InvalidInput(f"{src}: audio contains NaN or Inf (first at sample {bad})")
                 clipped_in += int(np.count_nonzero(np.abs(x) >= 1.0))
+                sq_in += float(np.sum(np.square(x)))
+                n_in += x.size
                 emit(g.process(x))
                 bar.update(x.shape[1] / info.samplerate)
             if compensate_latency and g.latency_samples:
@@ -176,7 +188,17 @@ def render_file(
         _notice(f"{src}: {clipped_in} input samples at or beyond digital full scale (clipped recording?)")
     if clipped_out and subtype and subtype.startswith("PCM"):
         _notice(f"{dst}: {clipped_out} output samples beyond full scale were clipped by the {subtype} format")
-    return RenderResult(src, dst, info.duration, seconds, clipped_in, clipped_out)
+    fs_db = g.spec.full_scale_db_spl
+    return RenderResult(
+        src,
+        dst,
+        info.duration,
+        seconds,
+        clipped_in,
+        clipped_out,
+        mean_square_db_spl(sq_in / max(n_in, 1), fs_db),
+        mean_square_db_spl(sq_out / max(n_out, 1), fs_db),
+    )
 
 
 def _output_format(dst: Path) -> str:
