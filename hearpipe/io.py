@@ -21,12 +21,14 @@ from hearpipe.metrics.level import mean_square_db_spl
 from hearpipe.progress import Progress
 
 READ_FRAMES = 1 << 16  # samples read per step: bounded memory for files of any length
+WARMUP_BLOCKS = 4  # blocks of silence run before a render is timed: its speed excludes the numba compile
 
 
 @dataclass
 class RenderResult:
-    """One rendered file: `duration_s` seconds of audio processed in `seconds` of wall time; levels (Leq over
-    the whole file, all channels) in dB SPL through the graph's `full_scale_db_spl`."""
+    """One rendered file: `duration_s` seconds of audio processed in `seconds` of wall time, after a warm-up
+    of `warmup_s` (a few blocks of silence: the numba kernels' compile on a first run, cached afterwards);
+    levels (Leq over the whole file, all channels) in dB SPL through the graph's `full_scale_db_spl`."""
 
     input: Path
     output: Path
@@ -36,6 +38,7 @@ class RenderResult:
     clipped_output_samples: int
     input_db_spl: float
     output_db_spl: float
+    warmup_s: float
 
     @property
     def realtime_factor(self) -> float:
@@ -52,6 +55,7 @@ class RenderResult:
             "clipped_output_samples": self.clipped_output_samples,
             "input_db_spl": self.input_db_spl,
             "output_db_spl": self.output_db_spl,
+            "warmup_s": self.warmup_s,
         }
 
 
@@ -129,6 +133,11 @@ def render_file(
     clipped_in = clipped_out = 0
     sq_in = sq_out = 0.0  # sums of squares and sample counts: the levels of whole files read in blocks
     n_in = n_out = 0
+    t_warm = time.perf_counter()
+    g.reset()  # the warm-up: compiled kernels before the clock starts, then the state cleared again
+    g.process(np.zeros((info.channels, WARMUP_BLOCKS * g.block_size)))
+    g.flush()
+    warmup_s = time.perf_counter() - t_warm
     bar = Progress(info.duration, f"{src.name}", "s audio", enabled=progress, min_total=10.0)
     t0 = time.perf_counter()
     try:
@@ -198,6 +207,7 @@ def render_file(
         clipped_out,
         mean_square_db_spl(sq_in / max(n_in, 1), fs_db),
         mean_square_db_spl(sq_out / max(n_out, 1), fs_db),
+        warmup_s,
     )
 
 

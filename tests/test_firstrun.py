@@ -11,6 +11,7 @@ import soundfile as sf
 
 from hearpipe.cli import main
 from hearpipe.graph.engine import load_graph
+from hearpipe.io import render_file
 from hearpipe.metrics.level import level_db_spl
 
 from .conftest import REPO
@@ -82,7 +83,19 @@ def test_first_command_summary_json(tmp_path, capsys):
     assert f["input_db_spl"] == pytest.approx(level_db_spl(x, 110.0), abs=1e-9)
     assert f["output_db_spl"] == pytest.approx(level_db_spl(y, 110.0), abs=1e-6)
     assert f["output_db_spl"] > f["input_db_spl"]  # NAL-R gain for a mild sloping loss, after noise reduction
-    assert f["realtime_factor"] > 0 and s["plots"] == []
+    assert f["realtime_factor"] > 0 and f["warmup_s"] > 0 and s["plots"] == []
+
+
+def test_warm_up_before_the_clock_leaves_no_state(tmp_path):
+    # the render runs silence through the graph before timing it (numba compile); the output must be what a
+    # fresh graph gives for the file alone
+    g = load_graph(GRAPH, device="hearing-aid-dsp")
+    r = render_file(g, DEMO, tmp_path / "o.wav", progress=False, subtype="FLOAT")
+    x, _ = sf.read(str(DEMO), dtype="float64")
+    expect = load_graph(GRAPH, device="hearing-aid-dsp").run(x)[0].astype(np.float32)
+    y, _ = sf.read(str(tmp_path / "o.wav"), dtype="float32")
+    np.testing.assert_array_equal(y, expect[: len(y)])
+    assert len(y) == len(x) and r.warmup_s > 0
 
 
 def test_quiet_is_one_line_per_file(tmp_path, capsys):

@@ -9,6 +9,8 @@ from hearpipe.graph.engine import load_graph
 from hearpipe.io import render
 from hearpipe.plots import plot_dir, pyplot
 
+COMPILE_NOTE_S = 1.0  # a warm-up this long was a compile, worth telling a first-time user about
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -93,10 +95,11 @@ def run(a) -> int:
         level = f"{r.input_db_spl:.1f} dB SPL in, {r.output_db_spl:.1f} dB SPL out"
         if a.quiet:
             print(f"{line}, {level}")
-        else:
-            print(
-                f"{line}\n  level {level} (Leq of the file; {g.spec.full_scale_db_spl:g} dB SPL = full scale)"
-            )
+            continue
+        print(line)
+        if r.warmup_s >= COMPILE_NOTE_S:
+            print(f"  before that, {r.warmup_s:.1f} s compiling the numba kernels (first run only, cached)")
+        print(f"  level {level} (Leq of the file; {g.spec.full_scale_db_spl:g} dB SPL = full scale)")
     for p in plots:
         print(f"spectrogram: {p}")
     if not a.quiet:
