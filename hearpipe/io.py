@@ -18,17 +18,21 @@ from hearpipe.budget.device import DeviceProfile
 from hearpipe.budget.profiles import load_device
 from hearpipe.errors import InvalidInput
 from hearpipe.graph.engine import Graph, load_graph
+from hearpipe.metrics.level import mean_square_db_spl
 from hearpipe.progress import Progress
 from hearpipe.scale import JobResult, run_jobs
 
 READ_FRAMES = 1 << 16  # samples read per step: bounded memory for files of any length
 PART = ".part"  # suffix of the temporary file a render writes before renaming it
 CLIPPING = ("notice", "error")  # what a render does when an integer output format clips samples
+WARMUP_BLOCKS = 4  # blocks of silence run before a render is timed: its speed excludes the numba compile
 
 
 @dataclass
 class RenderResult:
-    """One rendered file: `duration_s` seconds of audio processed in `seconds` of wall time."""
+    """One rendered file: `duration_s` seconds of audio processed in `seconds` of wall time, after a warm-up
+    of `warmup_s` (a few blocks of silence: the numba kernels' compile on a first run, cached afterwards);
+    levels (Leq over the whole file, all channels) in dB SPL through the graph's `full_scale_db_spl`."""
 
     input: Path
     output: Path
@@ -36,6 +40,9 @@ class RenderResult:
     seconds: float
     clipped_input_samples: int
     clipped_output_samples: int
+    input_db_spl: float
+    output_db_spl: float
+    warmup_s: float
 
     @property
     def realtime_factor(self) -> float:
@@ -50,6 +57,9 @@ class RenderResult:
             "realtime_factor": self.realtime_factor,
             "clipped_input_samples": self.clipped_input_samples,
             "clipped_output_samples": self.clipped_output_samples,
+            "input_db_spl": self.input_db_spl,
+            "output_db_spl": self.output_db_spl,
+            "warmup_s": self.warmup_s,
         }
 
 
@@ -169,6 +179,13 @@ def render_file(
         raise InvalidInput(f"{dst}: cannot write in {out_dir} ({e.strerror})") from None
     tmp = Path(tmp_name)
     clipped_in = clipped_out = read = 0
+    sq_in = sq_out = 0.0  # sums of squares and sample counts: the levels of whole files read in blocks
+    n_in = n_out = 0
+    t_warm = time.perf_counter()
+    g.reset()  # the warm-up: compiled kernels before the clock starts, then the state cleared again
+    g.process(np.zeros((info.channels, WARMUP_BLOCKS * g.block_size)))
+    g.flush()
+    warmup_s = time.perf_counter() - t_warm
     bar = Progress(info.duration, f"{src.name}", "s audio", enabled=progress, min_total=10.0)
     t0 = time.perf_counter()
     try:
@@ -189,12 +206,14 @@ def render_file(
         ):
 
             def emit(y: np.ndarray) -> None:
-                nonlocal skip, clipped_out
+                nonlocal skip, clipped_out, sq_out, n_out
                 if skip:
                     drop = min(skip, y.shape[1])
                     y, skip = y[:, drop:], skip - drop
                 if y.shape[1]:
                     clipped_out += int(np.count_nonzero(np.abs(y) > 1.0))
+                    sq_out += float(np.sum(np.square(y)))
+                    n_out += y.size
                     fout.write(y.T)
 
             while True:
@@ -213,6 +232,8 @@ def render_file(
                     raise InvalidInput(f"{src}: audio contains NaN or Inf (first at sample {bad})")
                 read += x.shape[1]
                 clipped_in += int(np.count_nonzero(np.abs(x) >= 1.0))
+                sq_in += float(np.sum(np.square(x)))
+                n_in += x.size
                 emit(g.process(x))
                 bar.update(x.shape[1] / info.samplerate)
             if read < info.frames:
@@ -242,7 +263,18 @@ def render_file(
             f"{dst}: {clips} output samples beyond full scale were clipped by the {subtype} format "
             "(write .wav to keep them as float, or --clipping error to refuse)"
         )
-    return RenderResult(src, dst, info.duration, seconds, clipped_in, clipped_out)
+    fs_db = g.spec.full_scale_db_spl
+    return RenderResult(
+        src,
+        dst,
+        info.duration,
+        seconds,
+        clipped_in,
+        clipped_out,
+        mean_square_db_spl(sq_in / max(n_in, 1), fs_db),
+        mean_square_db_spl(sq_out / max(n_out, 1), fs_db),
+        warmup_s,
+    )
 
 
 def _break_position(src: Path, start: int) -> int:

@@ -1,4 +1,5 @@
-"""`hearpipe render GRAPH IN... -o OUT`: audio files through a graph, streaming, atomic output."""
+"""`hearpipe render GRAPH IN... -o OUT`: audio files through a graph, streaming, atomic output; a summary of
+what ran (device and budget use, levels in dB SPL, speed) and where to look next."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import json
 
 from hearpipe.graph.engine import load_graph
 from hearpipe.io import CLIPPING, render, render_jobs
+from hearpipe.plots import plot_dir, pyplot
+
+COMPILE_NOTE_S = 1.0  # a warm-up this long was a compile, worth telling a first-time user about
 
 
 def add_parser(sub) -> None:
@@ -13,7 +17,8 @@ def add_parser(sub) -> None:
         "render",
         help="render audio files through a graph",
         description="Render audio files (WAV, FLAC, OGG) through a graph, in blocks of bounded memory; each "
-        "output is written to a temporary file and renamed, so a failure leaves nothing behind.",
+        "output is written to a temporary file and renamed, so a failure leaves nothing behind. Prints the "
+        "device's budget use, input and output levels (dB SPL) and the real-time factor.",
     )
     p.add_argument("graph", help="graph file (YAML) or shipped graph name (see `hearpipe graphs`)")
     p.add_argument("inputs", nargs="+", help="input audio files (WAV, FLAC, OGG)")
@@ -32,7 +37,8 @@ def add_parser(sub) -> None:
         help="output samples beyond full scale in an integer format (PCM WAV, FLAC): write them clipped "
         "with a notice of how many, or refuse to write the file (default: notice)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--plot", metavar="DIR", help="write a before/after spectrogram PNG per file into DIR")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar; one line per file")
     p.add_argument("--json", action="store_true", help="print a JSON summary of what was written")
     p.add_argument("--workers", type=int, help="render on a local Dask cluster of N processes")
     p.add_argument(
@@ -41,34 +47,82 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+def _arithmetic(kind: str) -> str:
+    return "bit-true fixed point" if kind == "fixed" else kind
+
+
+def _budget_line(rep) -> str:
+    t, lim = rep.totals, rep.limits
+    verdict = "fits" if rep.fits else "OVER BUDGET (" + ", ".join(v[0] for v in rep.violations) + ")"
+    return (
+        f"budget {t['mips']:.1f} of {lim['mips']:g} MIPS, RAM {t['ram_kib']:.1f} of {lim['ram_kib']:g} KiB, "
+        f"ROM {t['rom_kib']:.1f} of {lim['rom_kib']:g} KiB, latency {t['latency_ms']:g} of "
+        f"{lim['latency_ms']:g} ms: {verdict}"
+    )
+
+
 def run(a) -> int:
+    if a.plot:  # refuse before rendering: matplotlib missing, or a folder that cannot be written
+        pyplot()
+        plot_dir(a.plot)
     g = load_graph(a.graph, device=a.device)
     if a.workers is not None or a.scheduler is not None:
         return _run_jobs(a, g)
+    rep = g.budget() if g.device else None
     results = render(
         g,
         a.inputs,
         a.output,
         enforce=not a.no_enforce,
         compensate_latency=a.compensate_latency,
-        progress=False if a.quiet else None,
+        progress=False if a.quiet or a.json else None,
         clipping=a.clipping,
     )
+    plots = []
+    if a.plot:
+        from hearpipe.render_plot import plot_before_after  # matplotlib and its import time only when asked
+
+        plots = [str(plot_before_after(r, g, a.plot, a.compensate_latency)) for r in results]
     if a.json:
         summary = {
             "graph": g.source,
             "device": g.device.name if g.device else None,
+            "arithmetic": g.device.arithmetic if g.device else "float64",
+            "full_scale_db_spl": g.spec.full_scale_db_spl,
             "latency_samples": g.latency_samples,
             "latency_ms": g.latency_ms,
             "latency_compensated": a.compensate_latency,
+            "budget": {"totals": rep.totals, "limits": rep.limits, "fits": rep.fits} if rep else None,
             "files": [r.to_dict() for r in results],
+            "plots": plots,
         }
         print(json.dumps(summary, indent=2))
         return 0
+    if not a.quiet:
+        print(f"{g.spec.name or g.source}: {g.spec.description}" if g.spec.description else g.source)
+        if g.device:
+            print(f"device {g.device.name}, {_arithmetic(g.device.arithmetic)}; {_budget_line(rep)}")
+        else:
+            print("the host in float64; no device budget checked (add --device, see `hearpipe devices`)")
     for r in results:
+        line = f"{r.input} -> {r.output}: {r.duration_s:.2f} s of audio in {r.seconds:.2f} s ({r.realtime_factor:.3g}x real time)"
+        level = f"{r.input_db_spl:.1f} dB SPL in, {r.output_db_spl:.1f} dB SPL out"
+        if a.quiet:
+            print(f"{line}, {level}")
+            continue
+        print(line)
+        if r.warmup_s >= COMPILE_NOTE_S:
+            print(f"  before that, {r.warmup_s:.1f} s compiling the numba kernels (first run only, cached)")
+        print(f"  level {level} (Leq of the file; {g.spec.full_scale_db_spl:g} dB SPL = full scale)")
+    for p in plots:
+        print(f"spectrogram: {p}")
+    if not a.quiet:
+        dev = g.device.name if g.device else "hearing-aid-dsp"
         print(
-            f"{r.input} -> {r.output}: {r.duration_s:.2f} s of audio in {r.seconds:.2f} s "
-            f"({r.realtime_factor:.3g}x real time)"
+            f"more: --plot DIR (before/after spectrogram); hearpipe budget {a.graph} --device {dev} (per block);"
+        )
+        print(
+            f"      hearpipe measure {a.graph} --plot DIR (ANSI S3.22 test box: gain, I/O curve, attack/release)"
         )
     return 0
 

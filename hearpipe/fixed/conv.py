@@ -5,7 +5,7 @@ input samples of every input channel, oldest first, int16, caller-allocated and 
 any split of a signal into calls gives identical outputs. Accumulation is exact in int64 (CMSIS q63 /
 CMSIS-NN s16); outputs are requantised per output channel with `arm_nn_requantize_s64` (Q31 multiplier
 reduced to Q15, shift in [-31, 7]) and clamped to [act_min, act_max] (a fused ReLU: act_min = 0).
-Weights are int8 or int16 (one pinned signature each); biases int64 in the accumulator's scale.
+Weights are int8 or int16 (one compiled version each, at first use); biases int64 in the accumulator's scale.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def push_history(x, state):
                 state[c, s_n - t_n + i] = x[c, i]
 
 
-@njit("void(int16[:, ::1], int16[:, ::1], int16[:, ::1], int64, int16[:, ::1], int64[::1])", cache=True)
+@njit(cache=True)
 def fir_q15_shifted(x, taps, state, post_shift, y, ops):
     """q15 FIR with one row of taps per channel (or one row for all) stored as q15 * 2**-post_shift, so
     gains above 1 fit, as CMSIS's biquad postShift: y[n] = sat16((sum_k b[k] x[n-k]) >> (15 - post_shift)),
@@ -63,21 +63,14 @@ def fir_q15_shifted(x, taps, state, post_shift, y, ops):
     ops[MOVE] += c_n * state.shape[1]
 
 
-@njit("void(int16[:, ::1], int16[::1], int16[:, ::1], int16[:, ::1], int64[::1])", cache=True)
+@njit(cache=True)
 def fir_q15(x, coeffs, state, y, ops):
     """CMSIS `arm_fir_q15` per channel: y[n] = sat16((sum_k b[k] x[n-k]) >> 15), q63 accumulator,
     truncating shift. coeffs b in natural order (CMSIS stores them reversed); state (C, L-1)."""
     fir_q15_shifted(x, coeffs.reshape((1, coeffs.shape[0])), state, 0, y, ops)
 
 
-_CONV = [
-    f"void(int16[:, ::1], int16[:, ::1], {w}[:, :, ::1], int64[::1], int32[::1], int32[::1], int64, int64,"
-    " int64, int16[:, ::1], int64[::1])"
-    for w in ("int16", "int8")
-]
-
-
-@njit(_CONV, cache=True)
+@njit(cache=True)
 def conv1d_s16(x, state, w, bias, multiplier, shift, act_min, act_max, dilation, y, ops):
     """Causal dilated convolution: y[o, t] = sum_{i,k} w[o, i, k] x[i, t - (K-1-k) d] (PyTorch Conv1d
     weight layout with (K-1) d zeros of left padding at the stream start). x (C_in, T), state
@@ -102,14 +95,7 @@ def conv1d_s16(x, state, w, bias, multiplier, shift, act_min, act_max, dilation,
     ops[MOVE] += i_n * state.shape[1]
 
 
-_DW = [
-    f"void(int16[:, ::1], int16[:, ::1], {w}[:, ::1], int64[::1], int32[::1], int32[::1], int64, int64,"
-    " int64, int16[:, ::1], int64[::1])"
-    for w in ("int16", "int8")
-]
-
-
-@njit(_DW, cache=True)
+@njit(cache=True)
 def dwconv1d_s16(x, state, w, bias, multiplier, shift, act_min, act_max, dilation, y, ops):
     """Causal depthwise convolution: y[c, t] = sum_k w[c, k] x[c, t - (K-1-k) d]; w (C, K)."""
     c_n, k_n = w.shape
@@ -131,14 +117,7 @@ def dwconv1d_s16(x, state, w, bias, multiplier, shift, act_min, act_max, dilatio
     ops[MOVE] += c_n * state.shape[1]
 
 
-_PW = [
-    f"void(int16[:, ::1], {w}[:, ::1], int64[::1], int32[::1], int32[::1], int64, int64, int16[:, ::1],"
-    " int64[::1])"
-    for w in ("int16", "int8")
-]
-
-
-@njit(_PW, cache=True)
+@njit(cache=True)
 def pwconv1d_s16(x, w, bias, multiplier, shift, act_min, act_max, y, ops):
     """Pointwise (1x1) convolution over channels, frame by frame: y[o, t] = w[o] . x[:, t] + bias[o],
     requantised; x (C_in, T), w (C_out, C_in), y (C_out, T). Stateless."""

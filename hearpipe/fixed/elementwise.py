@@ -14,7 +14,7 @@ from hearpipe.fixed._opidx import ADD, CMP, DIV, MAC16, MAC32, MUL
 from hearpipe.fixed.ops import rshift_round, sat16
 
 
-@njit("void(int16[:, ::1], int16[:, ::1], int64[::1])", cache=True)
+@njit(cache=True)
 def relu_s16(x, out, ops):
     r_n, f_n = x.shape
     for r in range(r_n):
@@ -23,7 +23,7 @@ def relu_s16(x, out, ops):
     ops[CMP] += r_n * f_n
 
 
-@njit("void(int16[:, ::1], int16[::1], int64, int16[:, ::1], int64[::1])", cache=True)
+@njit(cache=True)
 def prelu_s16(x, alpha, alpha_frac, out, ops):
     """PReLU with one slope per row: x if x >= 0 else round(alpha[r] * x / 2**alpha_frac), saturated.
     x (R, F) int16, alpha (R,) int16 with alpha_frac fraction bits (PyTorch PReLU(num_parameters=R) on
@@ -39,7 +39,7 @@ def prelu_s16(x, alpha, alpha_frac, out, ops):
     ops[ADD] += r_n * f_n
 
 
-@njit("void(int16[:, ::1], int16[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def mean_groups_s16(x, out, ops):
     """Mean over the K rows of x (K, F) -> out (F,): sum in int64, then division rounding half away
     from zero as CMSIS-NN `arm_avgpool_s16` does ((sum +- K/2) / K, C truncating division)."""
@@ -57,7 +57,7 @@ def mean_groups_s16(x, out, ops):
     ops[CMP] += f_n
 
 
-@njit("void(int16[:, ::1], int16[:, ::1], int64, int16[:, ::1], int64[::1])", cache=True)
+@njit(cache=True)
 def mask_mul_s16(x, mask, mask_frac, out, ops):
     """out = sat16(round(x * mask / 2**mask_frac)); x, mask, out (R, F). A mask with headroom (e.g. an
     unbounded ReLU mask in Q4.12: mask_frac = 12) multiplies q15 features."""
@@ -69,7 +69,7 @@ def mask_mul_s16(x, mask, mask_frac, out, ops):
     ops[ADD] += 2 * r_n * f_n
 
 
-@njit("void(int16[:, ::1], int16[:, ::1], int64, int16[:, ::1], int64[::1])", cache=True)
+@njit(cache=True)
 def mask_mul_complex_s16(xc, mask, mask_frac, out, ops):
     """Real mask on an interleaved complex spectrum: xc (R, 2F) [re, im, ...], mask (R, F), out (R, 2F)."""
     r_n, f_n = mask.shape
@@ -82,7 +82,7 @@ def mask_mul_complex_s16(xc, mask, mask_frac, out, ops):
     ops[ADD] += 4 * r_n * f_n
 
 
-@njit("void(int16[::1], int16[::1], int16[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def cmplx_mult_q15(a, b, out, ops):
     """CMSIS `arm_cmplx_mult_cmplx_q15` on interleaved vectors: output in 3.13,
     re = (ar br >> 17) - (ai bi >> 17), im = (ar bi >> 17) + (ai br >> 17) (truncating, cannot overflow)."""
@@ -98,7 +98,7 @@ def cmplx_mult_q15(a, b, out, ops):
     ops[ADD] += 6 * n
 
 
-@njit("void(int16[:, ::1], int16[:, ::1], int64, int16[:, ::1], int64[::1])", cache=True)
+@njit(cache=True)
 def cmplx_mult_s16(a, b, shift, out, ops):
     """General complex multiply of interleaved rows a, b (R, 2F): out = sat16(round(a * b / 2**shift))
     with one rounding per component (shift 15 for q15 x q15 -> q15, e.g. a complex spectral gain)."""

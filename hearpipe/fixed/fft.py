@@ -28,11 +28,6 @@ from hearpipe.errors import InvalidInput
 from hearpipe.fixed._opidx import ADD, BUTTERFLY, MOVE, MUL
 from hearpipe.fixed.ops import new_ops, sat_bits
 
-_SIGS = [
-    "void(int16[:, ::1], int16[:, ::1], int32[::1], int32[::1], int64, int64[::1])",
-    "void(int32[:, ::1], int32[:, ::1], int32[::1], int32[::1], int64, int64[::1])",
-]
-
 
 @njit(inline="always", cache=True)
 def _stages(z, tw, nc, f, inverse, bits):
@@ -74,7 +69,7 @@ def _stage_count(nc):
     return stages
 
 
-@njit(_SIGS, cache=True)
+@njit(cache=True)
 def rfft_fixed(x, out, tw, bitrev, tw_frac, ops):
     """Forward real FFT of each row of x (B, N) into out (B, N + 2); see the module docstring.
     tw: (N,) int32 = interleaved W_N^k, k < N/2, in Q`tw_frac`; bitrev: (N/2,) int32 bit reversal."""
@@ -129,7 +124,7 @@ def rfft_fixed(x, out, tw, bitrev, tw_frac, ops):
     ops[ADD] += b_n * (4 + 24 * (nc // 2))
 
 
-@njit(_SIGS, cache=True)
+@njit(cache=True)
 def irfft_fixed(xf, out, tw, bitrev, tw_frac, ops):
     """Inverse of `rfft_fixed`: xf (B, N + 2) half spectrum -> out (B, N) = numpy.fft.irfft (1/N) of xf."""
     b_n, n = out.shape

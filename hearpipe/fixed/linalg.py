@@ -1,6 +1,6 @@
 """Dot products, matrix-vector products and dense layers on integer data (CMSIS-DSP / CMSIS-NN s16).
 
-Weights are int8 or int16 (one pinned signature each), data int16. Accumulators:
+Weights are int8 or int16 (one compiled version each, at first use), data int16. Accumulators:
 - int64 (`*_acc64`, `dense_s16`, `matvec_q15`, `dot_q15`): exact for any size (CMSIS q63 accumulator,
   CMSIS-NN s16 kernels); never wraps for K < 2**33.
 - int32 (`matvec_acc32`): the fast path, exact only when every row satisfies
@@ -19,7 +19,7 @@ from hearpipe.fixed._opidx import ADD, CMP, MAC8, MAC16, MUL
 from hearpipe.fixed.ops import check_act_range, new_ops, reduce_multiplier, requantize_s64, sat16
 
 
-@njit("int64(int16[::1], int16[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def dot_q15(a, b, ops):
     """CMSIS `arm_dot_prod_q15`: sum of a*b in 64 bits, returned unshifted (34.30 for q15 inputs)."""
     acc = np.int64(0)
@@ -29,7 +29,7 @@ def dot_q15(a, b, ops):
     return acc
 
 
-@njit("int64(int8[::1], int16[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def dot_s8_s16(a, b, ops):
     """Sum of int8 * int16 products in 64 bits."""
     acc = np.int64(0)
@@ -39,13 +39,7 @@ def dot_s8_s16(a, b, ops):
     return acc
 
 
-_MV64 = [
-    "void(int16[:, ::1], int16[::1], int64[::1], int64[::1])",
-    "void(int8[:, ::1], int16[::1], int64[::1], int64[::1])",
-]
-
-
-@njit(_MV64, cache=True)
+@njit(cache=True)
 def matvec_acc64(w, x, acc, ops):
     """acc[m] = sum_k w[m, k] * x[k], exact in int64. w (M, K) int8/int16, x (K,) int16, acc (M,)."""
     m_n, k_n = w.shape
@@ -57,13 +51,7 @@ def matvec_acc64(w, x, acc, ops):
     ops[MAC8 if w.itemsize == 1 else MAC16] += m_n * k_n
 
 
-_MV32 = [
-    "void(int16[:, ::1], int16[::1], int32[::1], int64[::1])",
-    "void(int8[:, ::1], int16[::1], int32[::1], int64[::1])",
-]
-
-
-@njit(_MV32, cache=True)
+@njit(cache=True)
 def matvec_acc32(w, x, acc, ops):
     """As `matvec_acc64` with int32 accumulation (what SMLAD/vpmaddwd do). Exact only when
     `acc32_is_safe(w)`; the partial sums are then bounded by the final bound, so nothing wraps."""
@@ -76,7 +64,7 @@ def matvec_acc32(w, x, acc, ops):
     ops[MAC8 if w.itemsize == 1 else MAC16] += m_n * k_n
 
 
-@njit("void(int16[:, ::1], int16[::1], int16[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def matvec_q15(w, x, out, ops):
     """CMSIS `arm_mat_vec_mult_q15`: q63 accumulation, then >> 15 (truncating) and saturation to q15."""
     m_n, k_n = w.shape
@@ -89,15 +77,7 @@ def matvec_q15(w, x, out, ops):
     ops[ADD] += 2 * m_n
 
 
-_DENSE = [
-    "void(int16[:, ::1], int16[:, ::1], int64[::1], int32[::1], int32[::1], int64, int64, int16[:, ::1],"
-    " int64[::1])",
-    "void(int8[:, ::1], int16[:, ::1], int64[::1], int32[::1], int32[::1], int64, int64, int16[:, ::1],"
-    " int64[::1])",
-]
-
-
-@njit(_DENSE, cache=True)
+@njit(cache=True)
 def dense_s16(w, x, bias, multiplier, shift, act_min, act_max, out, ops):
     """Fully connected layer, CMSIS-NN `arm_fully_connected_s16` arithmetic, per-channel scales.
 

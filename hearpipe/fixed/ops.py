@@ -129,10 +129,9 @@ def requantize_s64(val, reduced_multiplier, shift):
 
 
 # --- vector kernels ------------------------------------------------------------------------------
-_BIN16 = "void(int16[::1], int16[::1], int16[::1], int64[::1])"
 
 
-@njit(_BIN16, cache=True)
+@njit(cache=True)
 def add_q15(a, b, out, ops):
     """CMSIS `arm_add_q15`: saturating add."""
     for i in range(a.shape[0]):
@@ -140,7 +139,7 @@ def add_q15(a, b, out, ops):
     ops[ADD] += 2 * a.shape[0]  # add + saturate
 
 
-@njit(_BIN16, cache=True)
+@njit(cache=True)
 def sub_q15(a, b, out, ops):
     """CMSIS `arm_sub_q15`: saturating subtract."""
     for i in range(a.shape[0]):
@@ -148,7 +147,7 @@ def sub_q15(a, b, out, ops):
     ops[ADD] += 2 * a.shape[0]
 
 
-@njit(_BIN16, cache=True)
+@njit(cache=True)
 def mult_q15(a, b, out, ops):
     """CMSIS `arm_mult_q15`: (a*b) >> 15 (truncating), saturated (only -1 * -1 saturates)."""
     for i in range(a.shape[0]):
@@ -157,7 +156,7 @@ def mult_q15(a, b, out, ops):
     ops[ADD] += 2 * a.shape[0]  # shift + saturate
 
 
-@njit("void(int16[::1], int64, int64, int16[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def scale_q15(a, scale_fract, shift, out, ops):
     """CMSIS `arm_scale_q15`: (a * scale_fract) >> (15 - shift), saturated; scale_fract q15, shift may be
     negative (extra right shift)."""
@@ -169,14 +168,14 @@ def scale_q15(a, scale_fract, shift, out, ops):
     ops[ADD] += 2 * a.shape[0]
 
 
-@njit("void(int8[::1], int8[::1], int8[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def add_q7(a, b, out, ops):
     for i in range(a.shape[0]):
         out[i] = sat8(np.int64(a[i]) + b[i])
     ops[ADD] += 2 * a.shape[0]
 
 
-@njit("void(int8[::1], int8[::1], int8[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def mult_q7(a, b, out, ops):
     """CMSIS `arm_mult_q7`: (a*b) >> 7, saturated."""
     for i in range(a.shape[0]):
@@ -185,14 +184,14 @@ def mult_q7(a, b, out, ops):
     ops[ADD] += 2 * a.shape[0]
 
 
-@njit("void(int32[::1], int32[::1], int32[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def add_q31(a, b, out, ops):
     for i in range(a.shape[0]):
         out[i] = sat32(np.int64(a[i]) + b[i])
     ops[ADD] += 2 * a.shape[0]
 
 
-@njit("void(int32[::1], int32[::1], int32[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def mult_q31(a, b, out, ops):
     """CMSIS `arm_mult_q31`: ((a*b) >> 32) saturated to 31 bits, then << 1."""
     for i in range(a.shape[0]):
@@ -201,14 +200,7 @@ def mult_q31(a, b, out, ops):
     ops[ADD] += 3 * a.shape[0]
 
 
-@njit(
-    [
-        "void(int32[:, ::1], int32[::1], int32[::1], int64, int64, int64, int8[:, ::1], int64[::1])",
-        "void(int32[:, ::1], int32[::1], int32[::1], int64, int64, int64, int16[:, ::1], int64[::1])",
-        "void(int32[:, ::1], int32[::1], int32[::1], int64, int64, int64, int32[:, ::1], int64[::1])",
-    ],
-    cache=True,
-)
+@njit(cache=True)
 def requantize_channels(acc, multiplier, shift, out_offset, act_min, act_max, out, ops):
     """Per-channel CMSIS-NN requantisation of int32 accumulators `acc` (channels, n):
     out = clamp(requantize(acc, multiplier[c], shift[c]) + out_offset, act_min, act_max).
@@ -225,13 +217,7 @@ def requantize_channels(acc, multiplier, shift, out_offset, act_min, act_max, ou
     ops[CMP] += 2 * c_n * n  # activation clamp
 
 
-@njit(
-    [
-        "void(int64[:, ::1], int32[::1], int32[::1], int64, int64, int64, int16[:, ::1], int64[::1])",
-        "void(int64[:, ::1], int32[::1], int32[::1], int64, int64, int64, int32[:, ::1], int64[::1])",
-    ],
-    cache=True,
-)
+@njit(cache=True)
 def requantize_s64_channels(acc, multiplier, shift, out_offset, act_min, act_max, out, ops):
     """As `requantize_channels` for int64 accumulators, with CMSIS-NN `arm_nn_requantize_s64` (the s16
     kernels' path): multiplier is the Q31 value, reduced to Q15 here as CMSIS does."""

@@ -37,15 +37,7 @@ def _preacts(w, v, bias, mult, shift, out):
         out[r] = sat16(requantize_s64(s, reduce_multiplier(np.int64(mult[r])), np.int64(shift[r])))
 
 
-_LSTM = [
-    f"void(int16[:, :, ::1], int16[:, ::1], int16[:, ::1], {w}[:, ::1], {w}[:, ::1], int64[::1], int64[::1],"
-    " int32[::1], int32[::1], int32[::1], int32[::1], int32[::1], int32[::1], int16[:, ::1],"
-    " int16[:, :, ::1], int64[::1])"
-    for w in ("int16", "int8")
-]
-
-
-@njit(_LSTM, cache=True)
+@njit(cache=True)
 def lstm_s16(x, h, c, w_ih, w_hh, b_ih, b_hh, m_ih, s_ih, m_hh, s_hh, sig_t, tanh_t, scratch, y, ops):
     """LSTM over x (B, T, I); h (B, H) Q1.15 and c (B, H) Q4.12 are read and updated in place;
     y (B, T, H) receives every h_t. Weights (4H, I) and (4H, H); m_*/s_* (4H,) Q31 multipliers and
@@ -77,15 +69,7 @@ def lstm_s16(x, h, c, w_ih, w_hh, b_ih, b_hh, m_ih, s_ih, m_hh, s_hh, sig_t, tan
     ops[LUT] += steps * 5 * hd
 
 
-_GRU = [
-    f"void(int16[:, :, ::1], int16[:, ::1], {w}[:, ::1], {w}[:, ::1], int64[::1], int64[::1],"
-    " int32[::1], int32[::1], int32[::1], int32[::1], int32[::1], int32[::1], int16[:, ::1],"
-    " int16[:, :, ::1], int64[::1])"
-    for w in ("int16", "int8")
-]
-
-
-@njit(_GRU, cache=True)
+@njit(cache=True)
 def gru_s16(x, h, w_ih, w_hh, b_ih, b_hh, m_ih, s_ih, m_hh, s_hh, sig_t, tanh_t, scratch, y, ops):
     """GRU (PyTorch equations) over x (B, T, I); h (B, H) Q1.15 read and updated in place;
     y (B, T, H) every h_t. Weights (3H, I) and (3H, H); m_*/s_* (3H,); scratch (2, 3H) int16.

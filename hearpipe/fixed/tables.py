@@ -147,7 +147,7 @@ def mul_const_q24(v, c):
 
 
 # --- array kernels -------------------------------------------------------------------------------
-@njit("void(int16[::1], int32[::1], int16[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def sigmoid_array(x, table, out, ops):
     for i in range(x.shape[0]):
         out[i] = sigmoid_q15(x[i], table)
@@ -157,7 +157,7 @@ def sigmoid_array(x, table, out, ops):
     ops[CMP] += 2 * x.shape[0]
 
 
-@njit("void(int16[::1], int32[::1], int16[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def tanh_array(x, table, out, ops):
     for i in range(x.shape[0]):
         out[i] = tanh_q15(x[i], table)
@@ -167,7 +167,7 @@ def tanh_array(x, table, out, ops):
     ops[CMP] += 2 * x.shape[0]
 
 
-@njit("void(int64[::1], int64, int64, int32[::1], int32[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def log2_db_array(x, frac_in, c_q24, table, out, ops):
     """out = log2(x * 2**-frac_in) in Q16 scaled by c_q24 / 2**24 (2**24: plain log2; C_DB_AMP: dB of
     an amplitude; C_DB_POW: dB of a power), int32 Q16."""
@@ -180,7 +180,7 @@ def log2_db_array(x, frac_in, c_q24, table, out, ops):
     ops[CMP] += x.shape[0]
 
 
-@njit("void(int32[::1], int64, int64, int64[::1], int32[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def exp2_db_array(v, c_q24, frac_out, table, out, ops):
     """out = 2**(v * c_q24 / 2**24 / 2**16) * 2**frac_out: exp2 of Q16 (c_q24 = 2**24), amplitude of a
     Q16 dB value (C_LOG2_AMP) or power of a dB value (C_LOG2_POW); int32, rounded, saturated."""
@@ -192,7 +192,7 @@ def exp2_db_array(v, c_q24, frac_out, table, out, ops):
     ops[CMP] += 2 * v.shape[0]
 
 
-@njit("void(int64[::1], int64, int64, int32[:, ::1], int32[::1], int64[::1])", cache=True)
+@njit(cache=True)
 def rsqrt_array(x, frac_in, frac_out, table, out, ops):
     for i in range(x.shape[0]):
         out[i] = rsqrt_fixed(x[i], frac_in, frac_out, table)

@@ -24,13 +24,13 @@ from hearpipe.dsp.fitting import SPEECH_LEVEL_DB_SPL, scale_to_level, speech_sha
 from hearpipe.dsp.spectral import interpolate_gain_db
 from hearpipe.dsp.wdrc import band_centers_hz, table_lookup
 from hearpipe.errors import InvalidInput
+from hearpipe.metrics.level import SILENT_DB_SPL, level_db_spl
 
 HFA_FREQUENCIES_HZ = (1000.0, 1600.0, 2500.0)
 ANSI_TONE_HZ = 2000.0  # attack/release test tone (ANSI S3.22)
 ANSI_LOW_DB_SPL, ANSI_HIGH_DB_SPL = 55.0, 90.0
 SETTLE_DB = 3.0
 THD_POINTS = ((500.0, 70.0), (800.0, 70.0), (1600.0, 65.0))  # (frequency, input level) as ANSI S3.22
-SILENT_DB_SPL = -150.0
 WELCH_SEGMENT = 1024  # samples per segment of the long-term spectra (15.6 Hz bins at 16 kHz)
 SPEECH_SETTLE_S = 0.25
 GUARD_S = 0.02  # steady tones continue this long past what is measured (look-ahead of the graph)
@@ -40,12 +40,6 @@ GUARD_S = 0.02  # steady tones continue this long past what is measured (look-ah
 def tone_amplitude(level_db_spl: float, full_scale_db_spl: float) -> float:
     """Peak amplitude of a sine at `level_db_spl` (a full-scale sine, amplitude 1, is full_scale_db_spl)."""
     return 10.0 ** ((level_db_spl - full_scale_db_spl) / 20.0)
-
-
-def level_db_spl(x: np.ndarray, full_scale_db_spl: float) -> float:
-    """Level of a signal in dB SPL from its mean square (full-scale sine: mean square 1/2)."""
-    ms = float(np.mean(np.square(x)))
-    return full_scale_db_spl + 10.0 * math.log10(2.0 * ms) if ms > 0 else SILENT_DB_SPL
 
 
 def third_octave_frequencies(sample_rate_hz: float, lo: float = 200.0, hi: float = 8000.0) -> list[float]:

@@ -214,14 +214,14 @@ def _net_frame(
     hb = scr[6]  # GRNN backward states
     gx = scr[7]  # gate pre-activations (K, G*H)
     gh = scr[8]
-    li = 0
+    # typed int64: a literal 0 or 1 would compile one more version of _dense, _gru or _prelu (first-run time)
+    li, aoff, one = np.int64(0), np.int64(0), np.int64(1)
     # input projection: (F,) -> n_model values = K groups of D
-    _dense(wt, lay, li, feat, 1, bias, mq, sh, lo, hi16, tmp, acc)
+    _dense(wt, lay, li, feat, one, bias, mq, sh, lo, hi16, tmp, acc)
     li += 1
     for g in range(kk):
         for i in range(d):
             x[g, i] = tmp[0, g * d + i]
-    aoff = 0
     for r in range(n_blocks):
         if inter == INTER_TAC:
             _dense(wt, lay, li, x, kk, bias, mq, sh, lo, hi16, z, acc)
@@ -236,7 +236,7 @@ def _net_frame(
                 tot = tot + half if tot > 0 else tot - half
                 q = abs(tot) // kk
                 tmp[0, i] = sat16(q if tot >= 0 else -q)
-            _dense(wt, lay, li + 1, tmp, 1, bias, mq, sh, lo, hi16, tmp2, acc)
+            _dense(wt, lay, li + 1, tmp, one, bias, mq, sh, lo, hi16, tmp2, acc)
             _prelu(tmp2[0], alpha, aoff + hi, afrac, hi)
             for g in range(kk):
                 for i in range(hi):
@@ -254,13 +254,13 @@ def _net_frame(
             for i in range(hi):
                 tmp2[0, i] = 0
             for g in range(kk):
-                _gru(wt, lay, li, x[g : g + 1], 1, tmp2, bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
+                _gru(wt, lay, li, x[g : g + 1], one, tmp2, bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
                 for i in range(hi):
                     z[g, i] = tmp2[0, i]
             for i in range(hi):
                 tmp2[0, i] = 0
             for g in range(kk - 1, -1, -1):
-                _gru(wt, lay, li + 2, x[g : g + 1], 1, tmp2, bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
+                _gru(wt, lay, li + 2, x[g : g + 1], one, tmp2, bias, mq, sh, gx, gh, sig_f, tanh_f, acc)
                 for i in range(hi):
                     hb[g, i] = tmp2[0, i]
             for g in range(kk):
@@ -316,9 +316,13 @@ def _net_frame(
 
 @njit(inline="always", cache=True)
 def _push_frame(dline):
-    """The deep filter's delay line (L, ...): rows move one frame older; row 0 is then rewritten."""
-    for lag in range(dline.shape[0] - 1, 0, -1):
-        dline[lag] = dline[lag - 1]
+    """The deep filter's delay line (L, ...), C-contiguous: rows move one frame older; row 0 is then
+    rewritten. Element by element: a row assignment would compile numba's shape-mismatch error message
+    (string formatting), seconds of the first run's compile time for a check that cannot fail here."""
+    flat = dline.reshape(-1)
+    row = flat.shape[0] // dline.shape[0]
+    for i in range(flat.shape[0] - 1, row - 1, -1):
+        flat[i] = flat[i - row]
 
 
 @njit(cache=True)
@@ -518,7 +522,7 @@ def _encode_frame(x, hist, wt, lay, bias, mq, sh, acc, frame, col):
         frame[0, i] = hist[i]
     for i in range(hop):
         frame[0, keep + i] = x[i]
-    _dense(wt, lay, 0, frame, 1, bias, mq, sh, -32768, 32767, col, acc)
+    _dense(wt, lay, np.int64(0), frame, np.int64(1), bias, mq, sh, -32768, 32767, col, acc)
     for i in range(keep):
         hist[i] = frame[0, hop + i]
 
@@ -529,7 +533,7 @@ def _decode_frame(col, wt, lay, mq, sh, acc, bias, carry, out_shift, y, out):
     with acc_frac bits (`_dense`, one scale per position), added to carry (W,) int32 with saturation;
     then out (hop,) = q15 sat16(round(carry / 2**out_shift)) and the carry shifts by hop."""
     w_n, hop = carry.shape[0], out.shape[0]
-    _dense(wt, lay, 0, col, 1, bias, mq, sh, -2147483648, 2147483647, y, acc)
+    _dense(wt, lay, np.int64(0), col, np.int64(1), bias, mq, sh, -2147483648, 2147483647, y, acc)
     for i in range(w_n):
         carry[i] = sat32(np.int64(carry[i]) + y[0, i])
     for i in range(hop):
