@@ -82,7 +82,6 @@ def test_first_command_summary_json(tmp_path, capsys):
     y, _ = sf.read(str(out))
     assert f["input_db_spl"] == pytest.approx(level_db_spl(x, 110.0), abs=1e-9)
     assert f["output_db_spl"] == pytest.approx(level_db_spl(y, 110.0), abs=1e-6)
-    assert f["output_db_spl"] > f["input_db_spl"]  # NAL-R gain for a mild sloping loss, after noise reduction
     assert f["realtime_factor"] > 0 and f["warmup_s"] > 0 and s["plots"] == []
 
 
