@@ -109,6 +109,12 @@ def dense(outputs: int, inputs: int, batch: int = 1, weight_bits: int = 16) -> C
     return _c(**{_mac(weight_bits): n * inputs}, add=3 * n, mul=n, cmp=2 * n)
 
 
+def unpack(values: int, codebook: bool = False) -> Counter:
+    """Reading `values` packed low-bit weights (`hearpipe.fixed.packing.read_bits`): shift and mask each,
+    then a codebook read (move) or a sign extension (compare, subtract)."""
+    return _c(add=2 * values, move=values) if codebook else _c(add=3 * values, cmp=values)
+
+
 # --- conv.py ---------------------------------------------------------------------------------------
 def fir_q15(channels: int, samples: int, taps: int) -> Counter:
     return _c(mac16=channels * samples * taps, add=2 * channels * samples, move=channels * (taps - 1))
