@@ -27,7 +27,9 @@ def pack_bits(values, bits: int, signed: bool = True) -> np.ndarray:
     v = np.asarray(values, dtype=np.int64).ravel()
     lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
     if v.size and (v.min() < lo or v.max() > hi):
-        raise InvalidInput(f"values {v.min()}..{v.max()} do not fit {bits} {'signed' if signed else 'unsigned'} bits")
+        raise InvalidInput(
+            f"values {v.min()}..{v.max()} do not fit {bits} {'signed' if signed else 'unsigned'} bits"
+        )
     u = (v & ((1 << bits) - 1)).astype(np.uint8)
     bitplanes = (u[:, None] >> np.arange(bits, dtype=np.uint8)) & 1  # (n, bits), LSB first
     return np.packbits(bitplanes.ravel(), bitorder="little")
@@ -37,7 +39,9 @@ def unpack_bits(stream, bits: int, n: int, signed: bool = True) -> np.ndarray:
     """The first n values of a stream written by `pack_bits` (int64)."""
     s = np.asarray(stream, dtype=np.uint8)
     if s.size < packed_bytes(n, bits):
-        raise InvalidInput(f"packed stream holds {s.size} bytes, {packed_bytes(n, bits)} needed for {n} values")
+        raise InvalidInput(
+            f"packed stream holds {s.size} bytes, {packed_bytes(n, bits)} needed for {n} values"
+        )
     planes = np.unpackbits(s, bitorder="little")[: n * bits].reshape(n, bits).astype(np.int64)
     v = (planes << np.arange(bits)).sum(axis=1)
     if signed:

@@ -67,7 +67,9 @@ class WeightFile:
         for name, spec in specs.items():
             if "same_as" in spec:
                 if spec["same_as"] not in out:
-                    raise InvalidInput(f"{self.source}: {name!r} shares {spec['same_as']!r}, which is not stored")
+                    raise InvalidInput(
+                        f"{self.source}: {name!r} shares {spec['same_as']!r}, which is not stored"
+                    )
                 out[name] = out[spec["same_as"]]
         return out
 
@@ -142,21 +144,31 @@ class PackedLayer:
         def need(suffix: str, dtype) -> np.ndarray:
             a = arrays.get(name + suffix)
             if a is None or a.dtype != dtype or a.ndim != 1:
-                raise InvalidInput(f"{source}: packed layer {name!r} needs a 1-D {np.dtype(dtype).name} {suffix!r} array")
+                raise InvalidInput(
+                    f"{source}: packed layer {name!r} needs a 1-D {np.dtype(dtype).name} {suffix!r} array"
+                )
             return a
 
         try:
             kind, bits, (rows, cols) = spec["kind"], int(spec["bits"]), (int(v) for v in spec["shape"])
         except (KeyError, TypeError, ValueError):
-            raise InvalidInput(f"{source}: packed layer {name!r} has a malformed description {spec!r}") from None
+            raise InvalidInput(
+                f"{source}: packed layer {name!r} has a malformed description {spec!r}"
+            ) from None
         if kind not in ("int", "cluster") or not 1 <= bits <= 8:
-            raise InvalidInput(f"{source}: packed layer {name!r}: kind {kind!r} with {bits} bits is not supported")
+            raise InvalidInput(
+                f"{source}: packed layer {name!r}: kind {kind!r} with {bits} bits is not supported"
+            )
         layer = cls(
             name, kind, bits, rows, cols, need(".packed", np.uint8), need(".scale", np.float32),
             need(".codebook", np.int8) if kind == "cluster" else None,
             need(".rows", np.uint8) if name + ".rows" in arrays else None,
         )  # fmt: skip
-        n = int(layer.kept.sum()) if layer.row_mask is None or layer.row_mask.size == packed_bytes(rows, 1) else -1
+        n = (
+            int(layer.kept.sum())
+            if layer.row_mask is None or layer.row_mask.size == packed_bytes(rows, 1)
+            else -1
+        )
         bad = (
             n < 0 or layer.scale.size != rows or layer.packed.size != packed_bytes(n * cols, bits)
             or (layer.codebook is not None and layer.codebook.size != 1 << bits)

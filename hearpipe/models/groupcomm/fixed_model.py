@@ -111,7 +111,12 @@ def quantize_dense(
 
 
 def integer_dense(
-    name: str, wq: np.ndarray | PackedLayer, scale: np.ndarray, b: np.ndarray | None, in_frac: int, out_frac: int
+    name: str,
+    wq: np.ndarray | PackedLayer,
+    scale: np.ndarray,
+    b: np.ndarray | None,
+    in_frac: int,
+    out_frac: int,
 ) -> QDense:
     """The layer of integer weights wq (M, K) (or a packed layer) with row scales, its bias and multipliers."""
     packed = wq if isinstance(wq, PackedLayer) else None
@@ -327,7 +332,9 @@ def quantize_model(
             )
     packed = packed or {}
     if packed and weight_bits != 8:
-        raise InvalidInput(f"a compressed model runs its stored weights (int8 MACs): weight_bits must be 8, not {weight_bits}")
+        raise InvalidInput(
+            f"a compressed model runs its stored weights (int8 MACs): weight_bits must be 8, not {weight_bits}"
+        )
 
     def qd(name: str, wn: str, bn: str, fi: int, fo: int) -> QDense:
         """Layer `name` of weights w[wn], bias w[bn]: as stored when packed, else quantised here."""
@@ -376,7 +383,9 @@ def _quantize_file(path: str, mtime: float, weight_bits: int, data_dir: str | No
     pinned = wf.training.get("fixed_formats") if isinstance(wf.training, dict) else None
     packed = wf.packed_layers()
     if packed and not pinned:
-        raise InvalidInput(f"{path}: a compressed weight file must hold its fixed-point formats (fixed_formats)")
+        raise InvalidInput(
+            f"{path}: a compressed weight file must hold its fixed-point formats (fixed_formats)"
+        )
     if pinned:  # a compressed file's packed layers run as stored
         return w, quantize_model(w, weight_bits=weight_bits, formats=pinned, packed=packed)
     cal = calibration_power(w, calibration_signals(data_dir))
