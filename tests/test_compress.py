@@ -6,6 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
+import hearpipe
 from hearpipe.compress.methods import cluster_layer, prune_rows, quantize_layer, shareable
 from hearpipe.compress.pipeline import Recipe, compress_file, matrices
 from hearpipe.errors import InvalidInput
@@ -16,6 +17,7 @@ from hearpipe.models.groupcomm.fixed_model import FixedGroupComm, quantize_weigh
 from hearpipe.models.groupcomm.fixed_stream import FixedGroupCommState
 from hearpipe.models.groupcomm.hparams import GroupCommHParams
 from hearpipe.models.weights import load_weights
+from tests.conftest import REPO
 
 SRC = "builtin:enhance_conv"
 
@@ -168,3 +170,16 @@ def test_recipe_errors_are_one_line():
         Recipe.from_dict({"prune": [0.5, 0.25]})
     with pytest.raises(InvalidInput, match="unknown"):
         Recipe.from_dict({"bitz": 3})
+
+
+def test_shipped_q3_budget_rom_is_its_stored_bits():
+    rep = (
+        hearpipe.load_graph(REPO / "graphs" / "enhance_q3.yaml", device="hearing-aid-dsp").budget().to_dict()
+    )
+    (blk,) = [b for b in rep["blocks"] if b["type"] == "groupcomm"]
+    wf = load_weights(REPO / "hearpipe" / "models" / "weights" / "enhance_q3.npz")
+    _, m = quantize_weight_file("builtin:enhance_q3")
+    parts = m.weight_bytes()
+    stored = sum(a.nbytes for k, a in wf.arrays.items() if k.endswith((".packed", ".codebook", ".rows")))
+    assert blk["rom_bytes"] == sum(parts.values()) and parts["weights"] == stored
+    assert stored == sum((3 * q.rows * q.cols + 7) // 8 for q in m.layers)  # 3 bits per weight, no more

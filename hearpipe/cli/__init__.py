@@ -13,10 +13,22 @@ import sys
 import traceback
 
 from hearpipe import __version__
-from hearpipe.cli import blocks, budget, check, devices, evaluate, fit, graphs, measure, render, train
+from hearpipe.cli import (
+    blocks,
+    budget,
+    check,
+    compress,
+    devices,
+    evaluate,
+    fit,
+    graphs,
+    measure,
+    render,
+    train,
+)
 from hearpipe.errors import HearpipeError
 
-COMMANDS = (render, budget, check, graphs, blocks, devices, fit, measure, train, evaluate)
+COMMANDS = (render, budget, check, graphs, blocks, devices, fit, measure, train, evaluate, compress)
 
 
 def build_parser() -> argparse.ArgumentParser:

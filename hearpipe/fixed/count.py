@@ -109,10 +109,13 @@ def dense(outputs: int, inputs: int, batch: int = 1, weight_bits: int = 16) -> C
     return _c(**{_mac(weight_bits): n * inputs}, add=3 * n, mul=n, cmp=2 * n)
 
 
-def unpack(values: int, codebook: bool = False) -> Counter:
-    """Reading `values` packed low-bit weights (`hearpipe.fixed.packing.read_bits`): shift and mask each,
-    then a codebook read (move) or a sign extension (compare, subtract)."""
-    return _c(add=2 * values, move=values) if codebook else _c(add=3 * values, cmp=values)
+def unpack(values: int, bits: int, codebook: bool = False) -> Counter:
+    """Reading `values` packed weights (`hearpipe.fixed.packing.read_bits`): shift and mask each, then a
+    codebook read (move) or a sign extension (compare, subtract); 8-bit integers cost nothing more than
+    the int8 weights of a plain layer (a sign-extending byte load)."""
+    if codebook:
+        return _c(add=2 * values, move=values)
+    return Counter() if bits == 8 else _c(add=3 * values, cmp=values)
 
 
 # --- conv.py ---------------------------------------------------------------------------------------

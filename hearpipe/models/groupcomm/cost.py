@@ -189,7 +189,7 @@ def packed_ops(model, c: Counter) -> Counter:
         calls, nb = dense_calls(model.hp, q.name)
         kept = int(q.packed.kept.sum())
         c["mac8"] -= calls * nb * (q.rows - kept) * q.cols
-        c += count.unpack(calls * kept * q.cols, codebook=q.packed.kind == "cluster")
+        c += count.unpack(calls * kept * q.cols, q.packed.bits, codebook=q.packed.kind == "cluster")
         if q.packed.row_mask is not None:
             c += Counter(cmp=calls * q.rows)
     return +c
