@@ -1,12 +1,14 @@
 """Compression (issue 17): packed weight files, run as stored by the fixed-point kernels."""
 
 import dataclasses
+import json
 import zipfile
 
 import numpy as np
 import pytest
 
 import hearpipe
+from hearpipe.cli import main
 from hearpipe.compress.methods import cluster_layer, prune_rows, quantize_layer, shareable
 from hearpipe.compress.pipeline import Recipe, compress_file, matrices
 from hearpipe.errors import InvalidInput
@@ -183,3 +185,17 @@ def test_shipped_q3_budget_rom_is_its_stored_bits():
     stored = sum(a.nbytes for k, a in wf.arrays.items() if k.endswith((".packed", ".codebook", ".rows")))
     assert blk["rom_bytes"] == sum(parts.values()) and parts["weights"] == stored
     assert stored == sum((3 * q.rows * q.cols + 7) // 8 for q in m.layers)  # 3 bits per weight, no more
+
+
+def test_compress_command(tmp_path, capsys):
+    out = tmp_path / "q4.npz"
+    assert main(["compress", "builtin:enhance_conv", "--bits", "4", "-o", str(out), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert (
+        res["recipe"]["bits"] == 4 and res["stored_bytes"] == res["float32_bytes"] / res["ratio_vs_float32"]
+    )
+    assert load_weights(out).compression["layers"]["in.weight"]["bits"] == 4
+    assert main(["compress", "builtin:enhance_conv", "--bits", "1", "-o", str(out)]) == 2
+    assert main(["compress", str(out), "--bits", "3", "-o", str(tmp_path / "again.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "bits (1) must lie in 2..8" in err and "already compressed" in err and "Traceback" not in err
