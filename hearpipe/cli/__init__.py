@@ -21,6 +21,7 @@ from hearpipe.cli import (
     blocks,
     budget,
     check,
+    compress,
     cycles,
     devices,
     eval,
@@ -48,6 +49,7 @@ COMMANDS = (
     measure,
     train,
     evaluate,
+    compress,
 )
 
 

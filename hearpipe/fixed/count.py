@@ -178,6 +178,15 @@ def dense(outputs: int, inputs: int, batch: int = 1, weight_bits: int = 16) -> C
     return _c(**{_mac(weight_bits): n * inputs}, add=3 * n, mul=n, cmp=2 * n)
 
 
+def unpack(values: int, bits: int, codebook: bool = False) -> Counter:
+    """Reading `values` packed weights (`hearpipe.fixed.packing.read_bits`): shift and mask each, then a
+    codebook read (move) or a sign extension (compare, subtract); 8-bit integers cost nothing more than
+    the int8 weights of a plain layer (a sign-extending byte load)."""
+    if codebook:
+        return _c(add=2 * values, move=values)
+    return Counter() if bits == 8 else _c(add=3 * values, cmp=values)
+
+
 # --- conv.py ---------------------------------------------------------------------------------------
 def fir_q15(channels: int, samples: int, taps: int) -> Counter:
     return _c(mac16=channels * samples * taps, add=2 * channels * samples, move=channels * (taps - 1))

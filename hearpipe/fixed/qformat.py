@@ -68,15 +68,19 @@ def saturate(q, bits: int) -> np.ndarray:
     return np.clip(np.asarray(q, dtype=np.int64), lo, hi).astype(storage_dtype(bits))
 
 
-def quantize_rows(w, bits: int) -> tuple[np.ndarray, np.ndarray]:
+def quantize_rows(w, bits: int, clip=None) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric per-row weight quantisation (CMSIS-NN per-channel): w (M, K) -> (q, scale) with
-    w[m] ~= q[m] * scale[m], scale[m] = max|w[m]| / 127 (bits 8, int8) or / 32767 (bits 16, int16), q
-    rounded half up; an all-zero row gets q = 0 and scale 0."""
+    w[m] ~= q[m] * scale[m], scale[m] = max|w[m]| / qmax, qmax = 2**(bits-1) - 1 (bits 2..8: int8
+    storage, levels -qmax..qmax including 0, e.g. 127 for 8 bits, 3 for 3 bits; bits 16: int16, 32767),
+    q rounded half up; an all-zero row gets q = 0 and scale 0. `clip` (M,): per-row magnitudes used
+    instead of max|w[m]| (weights beyond saturate; low-bit quantisers choose it to cut the error)."""
+    if not (2 <= bits <= 8 or bits == 16):
+        raise InvalidInput(f"weight bits ({bits}) must be 2..8 or 16")
     w = np.asarray(w, dtype=np.float64)
-    qmax = 127 if bits == 8 else 32767
-    amax = np.abs(w).max(axis=1)
+    qmax = (1 << (bits - 1)) - 1
+    amax = np.abs(w).max(axis=1) if clip is None else np.asarray(clip, dtype=np.float64)
     scale = np.where(amax > 0, amax / qmax, 1.0)
-    q = np.clip(np.floor(w / scale[:, None] + 0.5), -qmax, qmax).astype(np.int8 if bits == 8 else np.int16)
+    q = np.clip(np.floor(w / scale[:, None] + 0.5), -qmax, qmax).astype(np.int8 if bits <= 8 else np.int16)
     return q, np.where(amax > 0, scale, 0.0)
 
 

@@ -178,11 +178,41 @@ def fixed_frame(model, parts=("features", "network", "mask")) -> tuple[Counter, 
         if hp.df_taps:
             layer(count.dense_call(hp.df_per_group, d, k, bits))
             c += count.sigmoid(hp.n_outputs * 2 * hp.df_taps * F)
+        if any(q.packed is not None for q in model.layers):
+            # packed low-bit kernels have no published cycle measurement: priced per operation, as counted
+            c, calls = packed_ops(model, c), []
     if "mask" in parts and hp.df_taps:  # the delay line moves, then the filter runs
         c += Counter(move=past_values(hp)) + count.deep_filter(F, hp.df_taps, wide=hp.frontend == "stft")
     elif "mask" in parts:
         c += count.mask_mul(F, complex_input=hp.complex_bands)
     return c, calls
+
+
+def dense_calls(hp: GroupCommHParams, name: str) -> tuple[int, int]:
+    """(dense kernel calls per frame, vectors per call) of a `FixedGroupComm` layer: the input projection
+    and TAC's second layer see one vector, the across-group GRU one group per call, the rest all K groups."""
+    if name == "in" or name.endswith("tac.w2"):
+        return 1, 1
+    if ".grnn." in name and not name.endswith("proj"):
+        return hp.groups, 1
+    return 1, hp.groups
+
+
+def packed_ops(model, c: Counter) -> Counter:
+    """The count c of a network with dense layers, corrected for its packed layers (compressed files):
+    a pruned row's MACs are skipped (its requantisation of the bias stays), every kept weight is read
+    from the bit stream once per kernel call (`count.unpack`), and each row's mask bit is tested."""
+    c = Counter(c)
+    for q in model.layers:
+        if q.packed is None:
+            continue
+        calls, nb = dense_calls(model.hp, q.name)
+        kept = int(q.packed.kept.sum())
+        c["mac8"] -= calls * nb * (q.rows - kept) * q.cols
+        c += count.unpack(calls * kept * q.cols, q.packed.bits, codebook=q.packed.kind == "cluster")
+        if q.packed.row_mask is not None:
+            c += Counter(cmp=calls * q.rows)
+    return +c
 
 
 def features_ops(hp: GroupCommHParams) -> Counter:

@@ -70,29 +70,36 @@ from hearpipe.models.groupcomm.calibrate import (
 from hearpipe.models.groupcomm.cost import features_ops, fixed_ops_per_frame, past_values, state_values
 from hearpipe.models.groupcomm.hparams import GroupCommHParams
 from hearpipe.models.groupcomm.reference import GroupCommWeights, read_weights
-from hearpipe.models.weights import resolve_weights, save_weights
+from hearpipe.models.weights import PackedLayer, resolve_weights, save_weights
 
 
 @dataclass
 class QDense:
-    """One quantised matrix: y = requantize(w_int x + bias) from F_in to F_out (dense_s16 arguments)."""
+    """One quantised matrix: y = requantize(w_int x + bias) from F_in to F_out (dense_s16 arguments).
+    A layer of a compressed file keeps only its stored form (`packed`; `w` is None): the kernels unpack
+    it row by row (`groupcomm_kernels._dense`, mode 3)."""
 
     name: str
-    w: np.ndarray  # (M, K) int8/int16
+    w: np.ndarray | None  # (M, K) int8/int16; None for a packed layer
     scale: np.ndarray  # (M,) float: w ~= w_int * scale
     bias: np.ndarray  # (M,) int64, accumulator scale
     mult: np.ndarray  # (M,) int32 Q31
     shift: np.ndarray  # (M,) int32
     in_frac: int
     out_frac: int
+    packed: PackedLayer | None = None
 
     @property
     def rows(self) -> int:
-        return self.w.shape[0]
+        return self.packed.rows if self.packed is not None else self.w.shape[0]
 
     @property
     def cols(self) -> int:
-        return self.w.shape[1]
+        return self.packed.cols if self.packed is not None else self.w.shape[1]
+
+    def ints(self) -> np.ndarray:
+        """The integer weights (M, K) (a packed layer unpacked: for oracles and tests, not the kernels)."""
+        return self.packed.ints() if self.packed is not None else self.w
 
 
 def quantize_dense(
@@ -100,18 +107,31 @@ def quantize_dense(
 ) -> QDense:
     """Per-row symmetric quantisation of w (M, K) and its bias for inputs in F_in and outputs in F_out."""
     wq, scale = quantize_rows(w, bits)
+    return integer_dense(name, wq, scale, b, in_frac, out_frac)
+
+
+def integer_dense(
+    name: str,
+    wq: np.ndarray | PackedLayer,
+    scale: np.ndarray,
+    b: np.ndarray | None,
+    in_frac: int,
+    out_frac: int,
+) -> QDense:
+    """The layer of integer weights wq (M, K) (or a packed layer) with row scales, its bias and multipliers."""
+    packed = wq if isinstance(wq, PackedLayer) else None
     scale = np.where(scale > 0, scale, 1.0)  # an all-zero row: the bias alone, in the input's scale
     acc_scale = scale * 2.0**-in_frac
-    bq = (
-        np.zeros(w.shape[0], np.int64)
-        if b is None
-        else np.floor(np.asarray(b) / acc_scale + 0.5).astype(np.int64)
-    )
+    rows = scale.shape[0]
+    bq = np.zeros(rows, np.int64) if b is None else np.floor(np.asarray(b) / acc_scale + 0.5).astype(np.int64)
     mult, shift = s64_multipliers(name, scale * 2.0 ** (out_frac - in_frac))
-    worst = np.abs(wq.astype(np.int64)).sum(axis=1) * 32768 + np.abs(bq)
+    if packed is None:
+        worst = np.abs(wq.astype(np.int64)).sum(axis=1) * 32768 + np.abs(bq)
+    else:  # from the stored width alone: no unpacked copy
+        worst = packed.cols * (1 << (packed.bits - 1)) * 32768 + np.abs(bq)
     if worst.max(initial=0) >= 2**47:
         raise InvalidInput(f"{name}: accumulator could exceed 2**47 (arm_nn_requantize_s64 limit)")
-    return QDense(name, wq, scale, bq, mult, shift, in_frac, out_frac)
+    return QDense(name, None if packed else wq, scale, bq, mult, shift, in_frac, out_frac, packed)
 
 
 def s64_multipliers(name: str, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,17 +148,38 @@ def reduced(mult: np.ndarray) -> np.ndarray:
     return np.array([reduce_multiplier(int(m)) for m in mult], dtype=np.int64)
 
 
-def dense_layout(ws: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def dense_layout(ws: list[np.ndarray | PackedLayer]) -> tuple[np.ndarray, np.ndarray]:
     """The fused kernels' layer table and weights (`groupcomm_kernels._dense`) for matrices ws (rows,
     cols), in execution order: per layer the transposed weights and, for the dot-product loop order
     (cols >= 32, acc32-safe), a row-major copy; held as int16 (int8 values widened, identical results).
-    Table rows: (offset, rows, cols, first bias row, offset of the row-major copy, loop mode)."""
+    A packed layer (compressed file) is held as stored: its byte stream, codebook and row mask, one byte
+    per int16 element and a padding byte after each stream; layers sharing one stored matrix share it.
+    Table rows: (offset, rows, cols, first bias row, offset of the row-major copy, loop mode, bits,
+    codebook offset, row-mask offset) (the last three: packed layers (mode 3) only, else 0, -1, -1)."""
     offs, wt, rows, woff = [], [], 0, 0
+    seen: dict[int, tuple[int, int, int]] = {}
     for w in ws:
+        if isinstance(w, PackedLayer):
+            if w.cols * (1 << (w.bits - 1)) * 32768 > (1 << 31) - 1:
+                raise InvalidInput(f"{w.name}: {w.cols} inputs are too many for int32 accumulation")
+            if id(w) not in seen:
+                parts = [w.packed, w.codebook, w.row_mask]
+                at = []
+                for a in parts:
+                    at.append(-1 if a is None else woff)
+                    if a is not None:
+                        v = np.concatenate([a.astype(np.int16), np.zeros(1, np.int16)])  # + padding byte
+                        wt.append(v)
+                        woff += v.size
+                seen[id(w)] = tuple(at)
+            off, cb, mo = seen[id(w)]
+            offs.append((off, w.rows, w.cols, rows, -1, 3, w.bits, cb, mo))
+            rows += w.rows
+            continue
         mode = (1 if w.shape[1] >= 32 else 2) if acc32_is_safe(w) else 0
         t = np.ascontiguousarray(w.T).ravel().astype(np.int16)
         r = np.ascontiguousarray(w).ravel().astype(np.int16) if mode == 1 else np.zeros(0, np.int16)
-        offs.append((woff, w.shape[0], w.shape[1], rows, woff + t.size, mode))
+        offs.append((woff, w.shape[0], w.shape[1], rows, woff + t.size, mode, 0, -1, -1))
         wt += [t, r]
         woff += t.size + r.size
         rows += w.shape[0]
@@ -158,8 +199,8 @@ class FixedGroupComm:
     def __post_init__(self):
         hp = self.hp
         self.by_name = {q.name: q for q in self.layers}
-        self.acc32 = all(acc32_is_safe(q.w) for q in self.layers)
-        self.lay, self.wt = dense_layout([q.w for q in self.layers])
+        self.acc32 = all(q.packed is not None or acc32_is_safe(q.w) for q in self.layers)
+        self.lay, self.wt = dense_layout([q.w if q.packed is None else q.packed for q in self.layers])
         self.bias = np.concatenate([q.bias for q in self.layers])
         self.mq = reduced(np.concatenate([q.mult for q in self.layers]))
         self.sh = np.concatenate([q.shift for q in self.layers]).astype(np.int64)
@@ -189,8 +230,10 @@ class FixedGroupComm:
         """Stored sizes: weights at their width, int64 biases + int32 multipliers and shifts per row,
         PReLU slopes, and the sigmoid/tanh/log2 tables (int32)."""
         rows = sum(q.rows for q in self.layers)
+        stored = {id(q.packed): q.packed for q in self.layers if q.packed is not None}  # shared: once
         return {
-            "weights": sum(q.w.size for q in self.layers) * (self.weight_bits // 8),
+            "weights": sum(q.w.size for q in self.layers if q.packed is None) * (self.weight_bits // 8)
+            + sum(packed_rom_bytes(p) for p in stored.values()),
             "requant": rows * (8 + 4 + 4),
             "prelu": self.alpha.size * 2,
             "tables": (SIGMOID_TABLE.size + TANH_TABLE.size + LOG2_TABLE.size) * 4,
@@ -223,6 +266,12 @@ class FixedGroupComm:
         return 8 * hp.features + 2 * int16 + 4 * self.width
 
 
+def packed_rom_bytes(p: PackedLayer) -> int:
+    """ROM of a packed matrix: its stored value stream, codebook and row mask, byte for byte as in the
+    file (the row scales become the per-row multipliers counted under "requant")."""
+    return sum(a.nbytes for a in (p.packed, p.codebook, p.row_mask) if a is not None)
+
+
 def quantize_model(
     weights: GroupCommWeights | dict[str, np.ndarray],
     hparams: GroupCommHParams | None = None,
@@ -230,6 +279,7 @@ def quantize_model(
     weight_bits: int = 8,
     headroom: float = DEFAULT_HEADROOM,
     formats: Formats | dict | None = None,
+    packed: dict[str, PackedLayer] | None = None,
 ) -> FixedGroupComm:
     """Quantise a float GroupComm model.
 
@@ -238,7 +288,9 @@ def quantize_model(
     (enc_complex) of calibration audio, e.g. from `calibration_power`; weight_bits 8 or 16; headroom:
     factor over the calibrated maxima;
     formats: fixed formats (`Formats` or its `to_dict()`) instead of calibrating - the same device
-    arithmetic whatever calibration data is at hand (calibration_frames may then be None).
+    arithmetic whatever calibration data is at hand (calibration_frames may then be None);
+    packed: the packed matrices of a compressed file by weight name (`WeightFile.packed_layers`), run as
+    stored (their integers and row scales) instead of quantising the float weights.
     """
     if weight_bits not in (8, 16):
         raise InvalidInput(f"weight_bits ({weight_bits}) must be 8 or 16")
@@ -278,38 +330,45 @@ def quantize_model(
             raise InvalidInput(
                 f"fixed-point formats: alpha ({fm.alpha}) must be {f_alpha} for these PReLU slopes"
             )
-    b = weight_bits
-    L: list[QDense] = [quantize_dense("in", w["in.weight"], w["in.bias"], fm.feat, fm.res, b)]
+    packed = packed or {}
+    if packed and weight_bits != 8:
+        raise InvalidInput(
+            f"a compressed model runs its stored weights (int8 MACs): weight_bits must be 8, not {weight_bits}"
+        )
+
+    def qd(name: str, wn: str, bn: str, fi: int, fo: int) -> QDense:
+        """Layer `name` of weights w[wn], bias w[bn]: as stored when packed, else quantised here."""
+        if wn in packed:
+            return integer_dense(name, packed[wn], packed[wn].scale.astype(np.float64), w[bn], fi, fo)
+        return quantize_dense(name, w[wn], w[bn], fi, fo, weight_bits)
+
+    L: list[QDense] = [qd("in", "in.weight", "in.bias", fm.feat, fm.res)]
     for r in range(hp.n_blocks):
         p = f"blocks.{r}."
         if hp.inter == "tac":
             ft = fm.tac[r]
-            L.append(quantize_dense(p + "tac.w1", w[p + "tac.w1"], w[p + "tac.b1"], fm.res, ft, b))
-            L.append(quantize_dense(p + "tac.w2", w[p + "tac.w2"], w[p + "tac.b2"], ft, ft, b))
-            L.append(quantize_dense(p + "tac.w3", w[p + "tac.w3"], w[p + "tac.b3"], ft, fm.res, b))
+            L.append(qd(p + "tac.w1", p + "tac.w1", p + "tac.b1", fm.res, ft))
+            L.append(qd(p + "tac.w2", p + "tac.w2", p + "tac.b2", ft, ft))
+            L.append(qd(p + "tac.w3", p + "tac.w3", p + "tac.b3", ft, fm.res))
         elif hp.inter == "rnn":
             for tag in ("fwd", "bwd"):
                 q = f"{p}grnn.{tag}."
-                L.append(quantize_dense(q + "ih", w[q + "weight_ih"], w[q + "bias_ih"], fm.res, GATE_FRAC, b))
-                L.append(quantize_dense(q + "hh", w[q + "weight_hh"], w[q + "bias_hh"], H_FRAC, GATE_FRAC, b))
-            L.append(
-                quantize_dense(
-                    p + "grnn.proj", w[p + "grnn.proj.weight"], w[p + "grnn.proj.bias"], H_FRAC, fm.res, b
-                )
-            )
+                L.append(qd(q + "ih", q + "weight_ih", q + "bias_ih", fm.res, GATE_FRAC))
+                L.append(qd(q + "hh", q + "weight_hh", q + "bias_hh", H_FRAC, GATE_FRAC))
+            L.append(qd(p + "grnn.proj", p + "grnn.proj.weight", p + "grnn.proj.bias", H_FRAC, fm.res))
         for layer in range(hp.rnn_layers):
             f_in = fm.res if layer == 0 else H_FRAC
             if hp.rnn == "tcn":
                 t = f"{p}tcn.{layer}"
-                L.append(quantize_dense(t, w[t + ".weight"], w[t + ".bias"], f_in, GATE_FRAC, b))
+                L.append(qd(t, t + ".weight", t + ".bias", f_in, GATE_FRAC))
                 continue
             q = f"{p}rnn.{layer}."
-            L.append(quantize_dense(q + "ih", w[q + "weight_ih"], w[q + "bias_ih"], f_in, GATE_FRAC, b))
-            L.append(quantize_dense(q + "hh", w[q + "weight_hh"], w[q + "bias_hh"], H_FRAC, GATE_FRAC, b))
-        L.append(quantize_dense(p + "out", w[p + "out.weight"], w[p + "out.bias"], H_FRAC, fm.res, b))
-    L.append(quantize_dense("mask", w["mask.weight"], w["mask.bias"], fm.res, GATE_FRAC, b))
+            L.append(qd(q + "ih", q + "weight_ih", q + "bias_ih", f_in, GATE_FRAC))
+            L.append(qd(q + "hh", q + "weight_hh", q + "bias_hh", H_FRAC, GATE_FRAC))
+        L.append(qd(p + "out", p + "out.weight", p + "out.bias", H_FRAC, fm.res))
+    L.append(qd("mask", "mask.weight", "mask.bias", fm.res, GATE_FRAC))
     if hp.df_taps:
-        L.append(quantize_dense("df", w["df.weight"], w["df.bias"], fm.res, GATE_FRAC, b))
+        L.append(qd("df", "df.weight", "df.bias", fm.res, GATE_FRAC))
     if alphas:
         alpha = np.floor(np.concatenate(alphas) * 2.0**f_alpha + 0.5).astype(np.int64)
         alpha = np.clip(alpha, -32768, 32767).astype(np.int16)
@@ -322,8 +381,13 @@ def quantize_model(
 def _quantize_file(path: str, mtime: float, weight_bits: int, data_dir: str | None) -> tuple:
     wf, w = read_weights(path)
     pinned = wf.training.get("fixed_formats") if isinstance(wf.training, dict) else None
-    if pinned:
-        return w, quantize_model(w, weight_bits=weight_bits, formats=pinned)
+    packed = wf.packed_layers()
+    if packed and not pinned:
+        raise InvalidInput(
+            f"{path}: a compressed weight file must hold its fixed-point formats (fixed_formats)"
+        )
+    if pinned:  # a compressed file's packed layers run as stored
+        return w, quantize_model(w, weight_bits=weight_bits, formats=pinned, packed=packed)
     cal = calibration_power(w, calibration_signals(data_dir))
     return w, quantize_model(w, calibration_frames=cal, weight_bits=weight_bits)
 

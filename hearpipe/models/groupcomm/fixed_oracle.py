@@ -129,7 +129,7 @@ def library_rnns(model: FixedGroupComm) -> dict[str, RnnQ]:
             names += [(f"blocks.{r}.rnn.{layer}.", hp.rnn) for layer in range(hp.rnn_layers)]
     for pre, kind in names:
         ih, hh = model.by_name[pre + "ih"], model.by_name[pre + "hh"]
-        out[pre] = RnnQ(kind, ih.w, hh.w, ih.bias, hh.bias, ih.mult, ih.shift, hh.mult, hh.shift)
+        out[pre] = RnnQ(kind, ih.ints(), hh.ints(), ih.bias, hh.bias, ih.mult, ih.shift, hh.mult, hh.shift)
     return out
 
 
@@ -137,7 +137,7 @@ def _dense_lib(st: LibraryGroupCommState, name: str, x: np.ndarray) -> np.ndarra
     q = st.model.by_name[name]
     x = np.ascontiguousarray(x, dtype=np.int16)
     out = np.empty((x.shape[0], q.rows), np.int16)
-    dense_s16(q.w, x, q.bias, q.mult, q.shift, -32768, 32767, out, st.ops)
+    dense_s16(q.ints(), x, q.bias, q.mult, q.shift, -32768, 32767, out, st.ops)
     return out
 
 
@@ -163,7 +163,7 @@ def _tcn_lib(st: LibraryGroupCommState, ch: int, r: int, layer: int, s: np.ndarr
     i, n_in, k = r * hp.rnn_layers + layer, s.shape[1], hp.tcn_kernel
     q = st.model.by_name[f"blocks.{r}.tcn.{layer}"]
     # columns [lag 0 | lag d | ...] -> PyTorch Conv1d layout (H, inputs, k), the oldest tap first
-    w = np.ascontiguousarray(q.w.reshape(q.rows, k, n_in)[:, ::-1, :].transpose(0, 2, 1))
+    w = np.ascontiguousarray(q.ints().reshape(q.rows, k, n_in)[:, ::-1, :].transpose(0, 2, 1))
     pre = np.empty((hp.groups, q.rows), np.int16)
     y = np.empty((q.rows, 1), np.int16)
     for g in range(hp.groups):

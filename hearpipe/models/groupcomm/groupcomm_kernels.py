@@ -15,10 +15,12 @@ interpolated sigmoid/tanh tables are expanded once to all 65536 int16 inputs (`e
 evaluated with the library's `sigmoid_q15` / `tanh_q15`, so the values are identical); the device
 keeps the 257/513-entry tables (the operation counts and ROM figures are those of the device).
 
-Layer table `lay` (n_layers, 6) int64: offset of the transposed weights in `wt` (flat int16; int8
+Layer table `lay` (n_layers, 9) int64: offset of the transposed weights in `wt` (flat int16; int8
 values widened), rows M (outputs), cols K (inputs), offset of the layer's rows in `bias` (int64,
 accumulator scale), `mq` (Q15 reduced multipliers, CMSIS `REDUCE_MULTIPLIER` applied once) and `sh`
-(shifts), offset of the row-major copy, loop mode (0 int64, 1 int32 dot, 2 int32 transposed).
+(shifts), offset of the row-major copy, loop mode (0 int64, 1 int32 dot, 2 int32 transposed, 3 packed),
+and for packed layers (compressed files, `hearpipe.models.weights.PackedLayer`) the bits per value, the
+offsets of the codebook (-1: none) and of the row mask (-1: no pruned rows).
 
 numba caches this file's kernels keyed on this file only: after editing `hearpipe/fixed/ops.py` or
 `tables.py`, delete the cache (docs/fixed_point.md section 10). The conv encoder/decoder kernels
@@ -32,6 +34,7 @@ from numba import njit
 
 from hearpipe.fixed.elementwise import deep_filter_frame
 from hearpipe.fixed.ops import requantize_s64, rshift_round, sat16, sat32
+from hearpipe.fixed.packing import read_bits
 from hearpipe.fixed.tables import log2_q16, sigmoid_q15, tanh_q15
 
 # dims indices
@@ -51,7 +54,10 @@ def _dense(wt, lay, li, xs, nb, bias, mq, sh, lo, hi, outs, acc):
     Loop order and accumulator by lay[li, 5], all exact: 0 - weights transposed (K, M) at lay[li, 0]
     in `wt`, int64 accumulators (any weights); 2 - the same with int32 accumulators (layers proven
     acc32-safe: sum |w| * 32768 < 2**31); 1 - acc32-safe layers with K >= 32: a row-major (M, K) copy
-    at lay[li, 4], a 32-bit dot product per row (SIMD multiply-add of int16 pairs). `wt` is int16
+    at lay[li, 4], a 32-bit dot product per row (SIMD multiply-add of int16 pairs); 3 - a packed layer
+    as stored (`hearpipe.fixed.packing`): each kept row's values are read from the bit stream (codebook
+    indices looked up) into a row buffer, then dotted with every input in int32; pruned rows (row mask
+    bit 0) are skipped and give the bias alone. `wt` is int16
     (int8 weights held widened: the same values); acc = (int64 (>= nb, >= M), int32 (>= nb, >= M))
     accumulator scratch - both passed, so one compiled variant serves every model."""
     woff, m_n, k_n, boff = lay[li, 0], lay[li, 1], lay[li, 2], lay[li, 3]
@@ -68,6 +74,25 @@ def _dense(wt, lay, li, xs, nb, bias, mq, sh, lo, hi, outs, acc):
                 for k in range(k_n):  # written this way numba/LLVM emit SIMD multiply-adds (measured)
                     s += np.int32(wm[k]) * np.int32(xb[k])
                 ab[m] = s
+    elif mode == 3:
+        bits, cb, mo = lay[li, 6], lay[li, 7], lay[li, 8]
+        row = np.empty(k_n, np.int32)
+        pos = 0
+        for m in range(m_n):
+            if mo >= 0 and read_bits(wt, mo, m, 1, False) == 0:
+                for b in range(nb):
+                    a32[b, m] = 0
+                continue
+            for k in range(k_n):
+                v = read_bits(wt, woff, pos, bits, cb < 0)
+                row[k] = wt[cb + v] if cb >= 0 else v
+                pos += bits
+            for b in range(nb):
+                xb = xs[b]
+                s = np.int32(0)
+                for k in range(k_n):
+                    s += row[k] * np.int32(xb[k])
+                a32[b, m] = s
     elif mode == 2:
         w = wt[woff : woff + k_n * m_n].reshape((k_n, m_n))  # a 2-D view: the loop over m vectorises
         for b in range(nb):

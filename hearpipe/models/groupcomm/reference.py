@@ -290,10 +290,10 @@ def group_birnn(x: np.ndarray, w: GroupCommWeights, p: str, hi: int) -> np.ndarr
 
 def read_weights(ref, base_dir=None) -> tuple[WeightFile, GroupCommWeights]:
     """A GroupComm weight file or builtin:NAME (a path relative to base_dir): the file, for its
-    metadata, and its checked float weights."""
+    metadata, and its checked float weights (packed layers of a compressed file dequantised)."""
     wf = load_weights(resolve_weights(ref, base_dir), ARCHITECTURE)
     hp = GroupCommHParams.from_dict(wf.hparams, wf.source)
-    return wf, GroupCommWeights.from_arrays(hp, wf.arrays, wf.source)
+    return wf, GroupCommWeights.from_arrays(hp, wf.float_arrays(), wf.source)
 
 
 def random_weights(hp: GroupCommHParams, seed: int = 0, scale: float = 0.3) -> GroupCommWeights:
