@@ -72,12 +72,16 @@ def test_the_ad_network_has_the_published_mac_count():
 
 @pytest.mark.parametrize("graph", GRAPHS, ids=lambda p: p.stem)
 def test_pricing_changes_no_operation_count_and_kernels_cover_only_counted_ops(graph):
-    for dev_name, blocks in SNAPSHOT[graph.stem].items():
+    """The snapshot holds the graphs that existed before pricing by kernel; a graph added since (the
+    compressed enhancer) is checked for coverage only."""
+    for dev_name in sorted(p.stem for p in DEVICES):
+        blocks = SNAPSHOT.get(graph.stem, {}).get(dev_name)
         g = hearpipe.load_graph(graph, device=dev_name)
         rep = g.budget()
-        assert sorted(r.name for r in rep.rows) == sorted(blocks)
+        assert blocks is None or sorted(r.name for r in rep.rows) == sorted(blocks)
         for r in rep.rows:
-            assert r.cost.ops_per_s() == pytest.approx(blocks[r.name], rel=1e-12), (dev_name, r.name)
+            if blocks is not None:
+                assert r.cost.ops_per_s() == pytest.approx(blocks[r.name], rel=1e-12), (dev_name, r.name)
             left = Counter(r.cost.ops)
             for k in r.cost.kernels:
                 left.subtract(k.ops)
