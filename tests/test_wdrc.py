@@ -7,9 +7,6 @@ import pytest
 
 import hearpipe
 from hearpipe.dsp import wdrc
-from hearpipe.dsp.audiogram import load_audiogram
-from hearpipe.dsp.prescription import prescribe
-from hearpipe.dsp.spectral import interpolate_gain_db
 from hearpipe.dsp.windows import analysis_window
 from hearpipe.errors import InvalidInput
 from hearpipe.testbox.measure import level_db_spl, tone_amplitude
@@ -199,35 +196,6 @@ def test_wdrc_cost_counts():
 def test_wdrc_parameter_errors(params, message):
     with pytest.raises(InvalidInput, match=message):
         wdrc_graph(**params)
-
-
-def test_rule_fills_gains_so_the_fit_level_gets_the_prescription():
-    ag_path = REPO / "examples/audiograms/moderate_flat.yaml"
-    g = wdrc_graph(audiogram=str(ag_path), rule="nal-r", ear="right", gain_db=0, fit_level_db_spl=65)
-    blk = g.blocks["n1"]
-    f, gains = prescribe(load_audiogram(ag_path), "nal-r", "right")
-    target = interpolate_gain_db(f, gains, blk.band_centers_hz)
-    for b, curve in enumerate(blk.curves[0]):
-        assert curve.gain_at(65.0) == pytest.approx(target[b], abs=1e-9)
-    # and a steady tone at 65 dB SPL in the 2 kHz band gets that gain through the whole graph
-    y = g.run(tone(2000, 65))[0]
-    expect = 65 + float(blk.curves[0][1].gain_at(65.0))
-    assert level_db_spl(y[4000:], 100) == pytest.approx(expect, abs=0.3)
-
-
-def test_stereo_fits_left_and_right_ears():
-    ag = REPO / "examples/audiograms/mild_sloping.yaml"
-    spec = chain(("stft", {}), ("wdrc", {"audiogram": str(ag)}), ("istft", {}), channels=2)
-    g = hearpipe.load_graph(spec)
-    gains = g.blocks["n1"].prescribed_gains_db
-    assert not np.allclose(gains[0], gains[1])  # the two ears differ
-    ag1 = load_audiogram(ag)
-    for c, ear in enumerate(("left", "right")):
-        f, gg = prescribe(ag1, "nal-r", ear)
-        curve = g.blocks["n1"].curves[c][2]
-        assert curve.gain_at(65.0) == pytest.approx(
-            interpolate_gain_db(f, gg, g.blocks["n1"].band_centers_hz[2])
-        )
 
 
 def test_limiter_caps_broadband_output():

@@ -19,7 +19,7 @@ from hearpipe.blocks.base import Block, BlockParams, Context
 from hearpipe.blocks.prescription import FittingParams, fitted_gains
 from hearpipe.budget.cost import Cost, add_ops
 from hearpipe.dsp import wdrc
-from hearpipe.dsp.spectral import interpolate_gain_db
+from hearpipe.dsp.fitting import Fit, detected_speech, solve_band_gains, speech_gain_db, stft_band_responses
 from hearpipe.dsp.wdrc_fixed import fixed_ops, prepare_fixed
 from hearpipe.dsp.windows import WindowName, analysis_window, window_q15
 from hearpipe.fixed.ops import new_ops
@@ -50,8 +50,9 @@ class DynamicsParams(BlockParams):
 class BandDynamics(Block):
     """Shared engine: per-band level (dB SPL) -> dB-domain attack/release follower -> gain table -> gain.
 
-    Subclasses set in `configure`: crossovers_hz, attack_ms and release_ms (B,) through `set_bands`, and
-    table (C, B, L) on the grid (table_min, table_step).
+    Subclasses set in `configure`: crossovers_hz, attack_ms and release_ms (B,) through `set_bands` (which
+    also checks the bands and maps the bins to them), and table (C, B, L) on the grid (table_min, table_step).
+    `prepare` sets the analysis window (`self.window`) before `configure`.
     """
 
     crossovers_hz: np.ndarray
@@ -68,11 +69,39 @@ class BandDynamics(Block):
     def set_bands(self, crossovers_hz, attack_ms: PerBand, release_ms: PerBand) -> int:
         """Band edges (Hz) and per-band attack and release times (ms, one value or one per band) from the
         parameters; returns the number of bands."""
-        self.crossovers_hz = np.asarray(crossovers_hz, dtype=np.float64)
-        nb = self.crossovers_hz.size + 1
+        fmt = self.fmt
+        cross = self.crossovers_hz = np.asarray(crossovers_hz, dtype=np.float64)
+        nyq = fmt.sample_rate_hz / 2
+        if cross.size and (np.any(np.diff(cross) <= 0) or cross[0] <= 0 or cross[-1] >= nyq):
+            raise self.fail(
+                f"crossovers_hz must increase strictly within 0..{nyq:g} Hz, got {cross.tolist()}"
+            )
+        self.band = wdrc.band_of_bins(cross, fmt.n_fft, fmt.sample_rate_hz)
+        nb = self.n_bands = cross.size + 1
+        empty = sorted(set(range(nb)) - set(self.band.tolist()))
+        if empty:
+            raise self.fail(
+                f"bands {empty} contain no STFT bin (bin spacing {fmt.sample_rate_hz / fmt.n_fft:g} Hz); "
+                "move the crossovers apart or use a longer n_fft"
+            )
         self.attack_ms = per_band(attack_ms, nb, "attack_ms", self)
         self.release_ms = per_band(release_ms, nb, "release_ms", self)
         return nb
+
+    def frame_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame attack and release coefficients (B,) of the level detector."""
+        fmt = self.fmt
+        ratios = self.detector_ratios if self.detector_ratios is not None else [None] * self.n_bands
+        alpha, beta = zip(
+            *(
+                wdrc.ansi_coefficients(a, r, fmt.sample_rate_hz, cr)
+                for a, r, cr in zip(self.attack_ms, self.release_ms, ratios)
+            )
+        )
+        return (
+            np.array([wdrc.frame_coefficient(a, fmt.hop) for a in alpha]),
+            np.array([wdrc.frame_coefficient(b, fmt.hop) for b in beta]),
+        )
 
     def prepare(self, inputs: list[SignalFormat], ctx: Context) -> SignalFormat:
         (fmt,) = inputs
@@ -83,33 +112,11 @@ class BandDynamics(Block):
         if self.fixed:
             self.bits = self.fixed_spectrum_bits(fmt)
         self.ctx, self.fmt = ctx, fmt
-        self.configure(fmt, ctx)
-        cross = np.asarray(self.crossovers_hz, dtype=np.float64)
-        nyq = fmt.sample_rate_hz / 2
-        if cross.size and (np.any(np.diff(cross) <= 0) or cross[0] <= 0 or cross[-1] >= nyq):
-            raise self.fail(
-                f"crossovers_hz must increase strictly within 0..{nyq:g} Hz, got {cross.tolist()}"
-            )
-        self.band = wdrc.band_of_bins(cross, fmt.n_fft, fmt.sample_rate_hz)
-        self.n_bands = cross.size + 1
-        empty = sorted(set(range(self.n_bands)) - set(self.band.tolist()))
-        if empty:
-            raise self.fail(
-                f"bands {empty} contain no STFT bin (bin spacing {fmt.sample_rate_hz / fmt.n_fft:g} Hz); "
-                "move the crossovers apart or use a longer n_fft"
-            )
         name = self.params.window or getattr(fmt, "window", "") or "sqrt_hann"
-        window = analysis_window(name, fmt.frame)
+        self.window = window = analysis_window(name, fmt.frame)
+        self.configure(fmt, ctx)
         self.weight = wdrc.bin_power_weights(window, fmt.n_fft)
-        ratios = self.detector_ratios if self.detector_ratios is not None else [None] * self.n_bands
-        alpha, beta = zip(
-            *(
-                wdrc.ansi_coefficients(a, r, fmt.sample_rate_hz, cr)
-                for a, r, cr in zip(self.attack_ms, self.release_ms, ratios)
-            )
-        )
-        self.alpha = np.array([wdrc.frame_coefficient(a, fmt.hop) for a in alpha])
-        self.beta = np.array([wdrc.frame_coefficient(b, fmt.hop) for b in beta])
+        self.alpha, self.beta = self.frame_coefficients()
         self.table = np.ascontiguousarray(self.table, dtype=np.float64)
         if self.table.shape[:2] != (fmt.channels, self.n_bands):
             raise self.fail(
@@ -198,8 +205,10 @@ class BandDynamics(Block):
 
 
 class WdrcParams(DynamicsParams, FittingParams):
-    audiogram: str | None = Field(
-        None, description="audiogram file: fill gain_db per band from `rule` (gain_db then adds to it)"
+    audiogram: str | dict | None = Field(
+        None,
+        description="audiogram file (relative to the graph file) or the audiogram inline: band gains solved "
+        "so speech at fit_level_db_spl gets the `rule`'s insertion gain (gain_db then adds to it)",
     )
     crossovers_hz: list[float] = Field(
         [500.0, 1000.0, 2000.0, 4000.0], description="band edges between 0 Hz and Nyquist (bands = len + 1)"
@@ -225,8 +234,8 @@ class WdrcParams(DynamicsParams, FittingParams):
         65.0,
         ge=0,
         le=120,
-        description="with a rule: each band's gain for a steady input at this level equals "
-        "the prescription (NAL-R targets 65 dB SPL speech); gain_db is added on top",
+        description="with a rule: overall level of the speech (ANSI S3.5 spectrum) for which the band "
+        "gains are solved to give the prescribed insertion gain (NAL-R: 65 dB SPL); gain_db adds on top",
     )
 
 
@@ -273,12 +282,24 @@ class Wdrc(BandDynamics):
             )
 
         gains = np.tile(v["gain_db"], (fmt.channels, 1))
+        self.fits: list[Fit] = []
         if p.audiogram is not None:
-            for c, (f, g) in enumerate(fitted_gains(p, ctx, fmt.channels, self)):
-                target = interpolate_gain_db(f, g, self.band_centers_hz)
-                # the curve's gain at the fitting level with gain_db = 0 (compression lowers it above TK)
-                at_fit = np.array([float(curve(i, 0.0).gain_at(p.fit_level_db_spl)) for i in range(nb)])
-                gains[c] += target - at_fit
+            freqs, response = stft_band_responses(
+                self.window, fmt.hop, fmt.n_fft, self.band, nb, fmt.sample_rate_hz
+            )
+            power, detected = detected_speech(
+                self.window, fmt.hop, fmt.n_fft, self.band, nb, *self.frame_coefficients(),
+                fmt.sample_rate_hz, float(ctx.full_scale_db_spl), p.fit_level_db_spl,
+            )  # fmt: skip
+            self.speech_levels_db_spl = float(ctx.full_scale_db_spl) + 10 * np.log10(power.mean(axis=1))
+            # each curve's long-term gain for speech with gain_db = 0 (compression lowers it)
+            at_speech = speech_gain_db(
+                np.stack([curve(i, 0.0).gain_at(detected[i]) for i in range(nb)]), power
+            )
+            for c, (ear, f, g) in enumerate(fitted_gains(p, ctx, fmt.channels, self)):
+                band_db, achieved = solve_band_gains(freqs, response, f, g, self.band_centers_hz)
+                gains[c] += band_db - at_speech
+                self.fits.append(Fit(ear, f, g, achieved))
         self.prescribed_gains_db = gains
         self.curves = [[curve(i, gains[c, i]) for i in range(nb)] for c in range(fmt.channels)]
         grid = wdrc.table_grid()

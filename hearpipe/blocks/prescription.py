@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from hearpipe.blocks.base import Block, BlockParams, Context
 from hearpipe.blocks.basic import check_gain_points, scale_ops
 from hearpipe.budget.cost import Cost, KernelCall, add_ops
+from hearpipe.config import validate
 from hearpipe.dsp.audiogram import Audiogram, Ear, load_audiogram
 from hearpipe.dsp.fir import fir_stream
 from hearpipe.dsp.prescription import Rule, fir_from_gains, prescribe, stft_gain_curve
@@ -29,7 +30,11 @@ from hearpipe.graph.registry import register
 
 # -- fitting from an audiogram -------------------------------------------------------------------------
 class FittingParams(BlockParams):
-    audiogram: str | None = Field(None, description="audiogram file (YAML/JSON), relative to the graph file")
+    audiogram: str | dict | None = Field(
+        None,
+        description="audiogram: a file (YAML/JSON, relative to the graph file) or the audiogram itself "
+        "inline (frequencies_hz, left_db_hl and/or right_db_hl), so a graph is complete in one file",
+    )
     ear: Literal["left", "right"] | None = Field(
         None,
         description="ear to fit; default: left for channel 0 and right for channel 1 of a stereo graph "
@@ -46,13 +51,20 @@ def channel_ears(audiogram: Audiogram, ear: Ear | None, channels: int) -> list[E
     return [audiogram.pick_ear(None)] * channels
 
 
+def block_audiogram(p: FittingParams, ctx: Context) -> Audiogram:
+    """The audiogram of a block's parameters: inline, or read from its file."""
+    if isinstance(p.audiogram, dict):
+        return validate(Audiogram, p.audiogram, "inline audiogram")
+    return load_audiogram(ctx.resolve(p.audiogram))
+
+
 def fitted_gains(
     p: FittingParams, ctx: Context, channels: int, block: Block
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(frequencies_hz, gain_db) of the rule for each channel; audiogram problems name the block."""
+) -> list[tuple[Ear, np.ndarray, np.ndarray]]:
+    """(ear, frequencies_hz, gain_db) of the rule for each channel; audiogram problems name the block."""
     try:
-        ag = load_audiogram(ctx.resolve(p.audiogram))
-        return [prescribe(ag, p.rule, e) for e in channel_ears(ag, p.ear, channels)]
+        ag = block_audiogram(p, ctx)
+        return [(e, *prescribe(ag, p.rule, e)) for e in channel_ears(ag, p.ear, channels)]
     except InvalidInput as e:
         raise block.fail(f"audiogram: {e}") from None
 
@@ -79,7 +91,7 @@ class PrescriptionParams(FittingParams):
 
     def gain_points(self, ctx: Context, channels: int, block: Block) -> list[tuple[np.ndarray, np.ndarray]]:
         if self.audiogram is not None:
-            return fitted_gains(self, ctx, channels, block)
+            return [(f, g) for _, f, g in fitted_gains(self, ctx, channels, block)]
         pts = (np.asarray(self.frequencies_hz, float), np.asarray(self.gains_db, float))
         return [pts] * channels
 

@@ -5,7 +5,8 @@ full-scale sine). Every measurement runs the graph from a fresh state (`Graph.ru
 reported latency, so outputs are compared with the inputs that caused them. Simplifications against the
 standard (a digital graph has no volume control and no acoustic coupler): full-on gain is the gain at the
 graph's settings for a 50 dB SPL input, reference-test gain the gain for a 60 dB SPL input, both as the
-high-frequency average (HFA) of 1000, 1600 and 2500 Hz. Only the first channel is driven and measured.
+high-frequency average (HFA) of 1000, 1600 and 2500 Hz. One channel is driven and measured, `channel`
+(default 0; channels run with their own state and, in a fitted stereo graph, their own ear).
 
 `measure(graph)` returns a JSON-able dict; `plot_measurements(result, out_dir)` (in
 `hearpipe.testbox.plots`) draws it. To measure in a hearing aid's test mode, bypass nodes first
@@ -19,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from hearpipe.dsp.fitting import SPEECH_LEVEL_DB_SPL, scale_to_level, speech_shaped_noise
 from hearpipe.dsp.spectral import interpolate_gain_db
 from hearpipe.dsp.wdrc import band_centers_hz, table_lookup
+from hearpipe.errors import InvalidInput
 
 HFA_FREQUENCIES_HZ = (1000.0, 1600.0, 2500.0)
 ANSI_TONE_HZ = 2000.0  # attack/release test tone (ANSI S3.22)
@@ -28,6 +31,8 @@ ANSI_LOW_DB_SPL, ANSI_HIGH_DB_SPL = 55.0, 90.0
 SETTLE_DB = 3.0
 THD_POINTS = ((500.0, 70.0), (800.0, 70.0), (1600.0, 65.0))  # (frequency, input level) as ANSI S3.22
 SILENT_DB_SPL = -150.0
+WELCH_SEGMENT = 1024  # samples per segment of the long-term spectra (15.6 Hz bins at 16 kHz)
+SPEECH_SETTLE_S = 0.25
 GUARD_S = 0.02  # steady tones continue this long past what is measured (look-ahead of the graph)
 
 
@@ -53,17 +58,19 @@ def third_octave_frequencies(sample_rate_hz: float, lo: float = 200.0, hi: float
 class _Box:
     """Drives one graph: builds calibrated inputs, runs from a fresh state, aligns by the latency."""
 
-    def __init__(self, graph):
-        self.g = graph
+    def __init__(self, graph, channel: int = 0):
+        if not 0 <= channel < graph.channels:
+            raise InvalidInput(f"channel {channel} does not exist: the graph has {graph.channels} channel(s)")
+        self.g, self.channel = graph, channel
         self.fs = float(graph.sample_rate_hz)
         self.fs_db = float(graph.spec.full_scale_db_spl)
         self.lat = int(graph.latency_samples)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """Mono input (n,) -> first output channel aligned with the input (n - latency samples)."""
+        """Mono input (n,) into the measured channel -> its output aligned with the input (n samples)."""
         xin = np.zeros((self.g.channels, x.size + self.lat))
-        xin[:, : x.size] = x
-        y = self.g.run(xin)[0]
+        xin[self.channel, : x.size] = x
+        y = self.g.run(xin)[self.channel]
         return y[self.lat : self.lat + x.size]
 
     def tone(self, freq_hz: float, levels_db_spl, seconds_each: float) -> np.ndarray:
@@ -106,25 +113,35 @@ class _Box:
 
 # -- individual measurements ----------------------------------------------------------------------------
 def io_curve(
-    graph, freq_hz: float = 1000.0, levels_db_spl=None, settle_s: float = 0.15, hold_s: float = 0.05
+    graph,
+    freq_hz: float = 1000.0,
+    levels_db_spl=None,
+    settle_s: float = 0.15,
+    hold_s: float = 0.05,
+    channel: int = 0,
 ):
     """Static input/output curve for a tone: {'frequency_hz', 'input_db_spl', 'output_db_spl',
     'configured_output_db_spl'} (the last from the blocks' settings, None if unknown)."""
     levels = [float(v) for v in (np.arange(30.0, 111.0, 5.0) if levels_db_spl is None else levels_db_spl)]
-    out = _Box(graph).steady_levels(freq_hz, levels, settle_s, hold_s)
+    out = _Box(graph, channel).steady_levels(freq_hz, levels, settle_s, hold_s)
     return {
         "frequency_hz": float(freq_hz),
         "input_db_spl": levels,
         "output_db_spl": out,
-        "configured_output_db_spl": configured_io(graph, freq_hz, levels),
+        "configured_output_db_spl": configured_io(graph, freq_hz, levels, channel),
     }
 
 
 def frequency_response(
-    graph, levels_db_spl=(50.0, 65.0, 80.0), freqs=None, seconds: float = 0.2, hold_s: float = 0.05
+    graph,
+    levels_db_spl=(50.0, 65.0, 80.0),
+    freqs=None,
+    seconds: float = 0.2,
+    hold_s: float = 0.05,
+    channel: int = 0,
 ) -> dict[str, Any]:
     """Output level and gain per frequency at several input levels (steady tones)."""
-    box = _Box(graph)
+    box = _Box(graph, channel)
     f = third_octave_frequencies(box.fs) if freqs is None else [float(v) for v in freqs]
     res: dict[str, Any] = {
         "frequencies_hz": f,
@@ -169,13 +186,14 @@ def attack_release(
     segment_s: float = 0.5,
     max_segment_s: float = 8.0,
     trace_step_ms: float = 0.5,
+    channel: int = 0,
 ) -> dict[str, Any]:
     """ANSI S3.22 attack and release: 55 -> 90 -> 55 dB SPL tone steps, output within 3 dB of steady state.
 
     The output envelope comes from `tone_envelope` (one-period demodulation). Each segment is lengthened (doubling,
     up to `max_segment_s`) until the settling time is under a quarter of it, so the steady state is real.
     """
-    box = _Box(graph)
+    box = _Box(graph, channel)
     seg = segment_s
     while True:
         n = round(seg * box.fs)
@@ -206,17 +224,19 @@ def attack_release(
     }
 
 
-def equivalent_input_noise(graph, gain_db: float, seconds: float = 0.5) -> float | None:
+def equivalent_input_noise(graph, gain_db: float, seconds: float = 0.5, channel: int = 0) -> float | None:
     """Output level with no input minus the gain (ANSI EIN); None when the output is exactly silent."""
-    box = _Box(graph)
+    box = _Box(graph, channel)
     y = box.run(np.zeros(int(seconds * box.fs)))
     lv = level_db_spl(y[y.size // 2 :], box.fs_db)
     return None if lv <= SILENT_DB_SPL else lv - gain_db
 
 
-def harmonic_distortion(graph, points=THD_POINTS, seconds: float = 0.3) -> list[dict[str, float]]:
+def harmonic_distortion(
+    graph, points=THD_POINTS, seconds: float = 0.3, channel: int = 0
+) -> list[dict[str, float]]:
     """Total harmonic distortion in percent for steady tones (harmonics up to Nyquist)."""
-    box = _Box(graph)
+    box = _Box(graph, channel)
     res = []
     for f, lv in points:
         y = box.guarded(box.tone(f, [lv], seconds), f)
@@ -245,7 +265,9 @@ def harmonic_distortion(graph, points=THD_POINTS, seconds: float = 0.3) -> list[
     return res
 
 
-def measured_latency(graph, seconds: float = 0.5, level: float = 65.0, seed: int = 0) -> int:
+def measured_latency(
+    graph, seconds: float = 0.5, level: float = 65.0, seed: int = 0, channel: int = 0
+) -> int:
     """Delay in samples that maximises the cross-correlation of white noise in and out."""
     fs = float(graph.sample_rate_hz)
     rng = np.random.default_rng(seed)
@@ -255,7 +277,7 @@ def measured_latency(graph, seconds: float = 0.5, level: float = 65.0, seed: int
         / math.sqrt(2)
     )
     xin = np.tile(x, (graph.channels, 1))
-    y = graph.run(xin)[0]
+    y = graph.run(xin)[channel]
     n = 2 * x.size
     c = np.fft.irfft(np.fft.rfft(y, n) * np.conj(np.fft.rfft(x, n)), n)[: x.size]
     return int(np.argmax(np.abs(c)))
@@ -270,12 +292,12 @@ def band_frequencies(graph) -> list[float]:
     return [f for f in (250.0, 500.0, 1000.0, 2000.0, 4000.0) if f < 0.45 * graph.sample_rate_hz]
 
 
-def configured_io(graph, freq_hz: float, levels_db_spl) -> list[float] | None:
+def configured_io(graph, freq_hz: float, levels_db_spl, channel: int = 0) -> list[float] | None:
     """Static output levels the graph's settings promise for a steady tone (no measurement).
 
     Composes, along the graph, the static curves of the blocks it knows (stft/istft pass, gain,
     band_gain, prescription, wdrc, gain_table, limiter) for the band that holds `freq_hz`; None when the
-    graph holds any other block (its static behaviour is unknown here). Channel 0.
+    graph holds any other block (its static behaviour is unknown here). For one channel (default 0).
     """
     lv = np.asarray(levels_db_spl, dtype=np.float64)
     for name in graph.order:
@@ -288,40 +310,73 @@ def configured_io(graph, freq_hz: float, levels_db_spl) -> list[float] | None:
         elif t == "band_gain":
             lv = lv + float(interpolate_gain_db(b.params.frequencies_hz, b.params.gains_db, freq_hz))
         elif t in ("prescription", "prescription_fir"):
-            f, g = b.points[0]
+            f, g = b.points[channel]
             lv = lv + float(interpolate_gain_db(f, g, freq_hz))
         elif t in ("wdrc", "gain_table", "limiter"):
             band = int(np.searchsorted(b.crossovers_hz, freq_hz, side="right"))
-            table = b.table[0, band : band + 1]
+            table = b.table[channel, band : band + 1]
             lv = lv + table_lookup(table, lv[:, None], b.table_min, b.table_step)[:, 0]
         else:
             return None
     return lv.tolist()
 
 
+def long_term_spectrum(x: np.ndarray, n: int = WELCH_SEGMENT) -> np.ndarray:
+    """Welch power spectrum (rfft bins of n samples): the mean of Hann-windowed, half-overlapping segments."""
+    frames = np.lib.stride_tricks.sliding_window_view(x, n)[:: n // 2]
+    return np.mean(np.abs(np.fft.rfft(frames * np.hanning(n), axis=1)) ** 2, axis=0)
+
+
+def speech_insertion_gain(
+    graph,
+    frequencies_hz,
+    level_db_spl: float = SPEECH_LEVEL_DB_SPL,
+    speech: np.ndarray | None = None,
+    seconds: float = 4.0,
+    channel: int = 0,
+    seed: int = 0,
+) -> list[float]:
+    """Insertion gain (dB) for speech as a clinician verifies a fitting: the long-term output spectrum
+    minus the input spectrum (Welch), at `frequencies_hz`. The input is `speech` (a recording, mono,
+    scaled to `level_db_spl` overall) or, by default, `seconds` of noise with the ANSI S3.5 speech
+    spectrum at that level. The first SPEECH_SETTLE_S are left out (the level detectors start at silence)."""
+    box = _Box(graph, channel)
+    if speech is None:
+        x = speech_shaped_noise(round(seconds * box.fs), box.fs, box.fs_db, level_db_spl, seed)
+    else:
+        x = scale_to_level(np.asarray(speech, dtype=np.float64), box.fs_db, level_db_spl)
+    skip = round(SPEECH_SETTLE_S * box.fs)
+    y = box.run(x)[skip:]
+    ratio = long_term_spectrum(y) / np.maximum(long_term_spectrum(x[skip:]), 1e-30)
+    f = np.fft.rfftfreq(WELCH_SEGMENT, 1 / box.fs)
+    return (10 * np.log10(np.interp(np.asarray(frequencies_hz, dtype=np.float64), f, ratio))).tolist()
+
+
 # -- the whole test box -----------------------------------------------------------------------------------
-def measure(graph, *, quick: bool = False, per_band: bool = True) -> dict[str, Any]:
-    """Run all measurements on a prepared Graph; returns a JSON-able dict.
+def measure(graph, *, quick: bool = False, per_band: bool = True, channel: int = 0) -> dict[str, Any]:
+    """Run all measurements on one channel (default 0) of a prepared Graph; returns a JSON-able dict.
 
     Keys: graph, sample_rate_hz, full_scale_db_spl, latency_samples (reported and measured), ospl90,
     frequency_response, full_on_gain_db (HFA, 50 dB SPL), reference_test_gain_db (HFA, 60 dB SPL),
     io_curve (1 kHz), io_curves_per_band, attack_ms, release_ms, attack_release (with trace),
-    equivalent_input_noise_db_spl, harmonic_distortion. `quick` uses fewer frequencies.
+    equivalent_input_noise_db_spl, harmonic_distortion, channel. `quick` uses fewer frequencies.
     """
-    box = _Box(graph)
+    box = _Box(graph, channel)
+    on = {"channel": channel}
     freqs = third_octave_frequencies(box.fs)
     if quick:
         freqs = freqs[::2]
-    ospl = frequency_response(graph, (90.0,), freqs)
-    fr = frequency_response(graph, (50.0, 60.0, 65.0, 80.0), freqs)
+    ospl = frequency_response(graph, (90.0,), freqs, **on)
+    fr = frequency_response(graph, (50.0, 60.0, 65.0, 80.0), freqs, **on)
     full_on = _hfa(freqs, fr["gain_db"]["50"])
     rtg = _hfa(freqs, fr["gain_db"]["60"])
-    ar = attack_release(graph)
+    ar = attack_release(graph, **on)
     result: dict[str, Any] = {
         "graph": graph.spec.name or graph.source,
         "sample_rate_hz": box.fs,
         "full_scale_db_spl": box.fs_db,
-        "latency_samples": {"reported": box.lat, "measured": measured_latency(graph)},
+        "channel": channel,
+        "latency_samples": {"reported": box.lat, "measured": measured_latency(graph, **on)},
         "ospl90": {
             "frequencies_hz": freqs,
             "output_db_spl": ospl["output_db_spl"]["90"],
@@ -331,13 +386,13 @@ def measure(graph, *, quick: bool = False, per_band: bool = True) -> dict[str, A
         "frequency_response": fr,
         "full_on_gain_db": full_on,
         "reference_test_gain_db": rtg,
-        "io_curve": io_curve(graph, 1000.0),
+        "io_curve": io_curve(graph, 1000.0, **on),
         "attack_ms": ar["attack_ms"],
         "release_ms": ar["release_ms"],
         "attack_release": ar,
-        "equivalent_input_noise_db_spl": equivalent_input_noise(graph, full_on),
-        "harmonic_distortion": harmonic_distortion(graph),
+        "equivalent_input_noise_db_spl": equivalent_input_noise(graph, full_on, **on),
+        "harmonic_distortion": harmonic_distortion(graph, **on),
     }
     if per_band:
-        result["io_curves_per_band"] = [io_curve(graph, f) for f in band_frequencies(graph)]
+        result["io_curves_per_band"] = [io_curve(graph, f, **on) for f in band_frequencies(graph)]
     return result

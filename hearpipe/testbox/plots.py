@@ -83,3 +83,58 @@ def plot_measurements(result: dict[str, Any], out_dir: str | Path) -> list[Path]
         ax.grid(alpha=0.3)
         paths.append(save(fig, out / "attack_release.png"))
     return paths
+
+
+AUDIOGRAM_STYLE = {"right": ("o", "red"), "left": ("x", "blue")}  # clinical convention: O red, X blue
+
+
+def plot_audiogram(audiogram, out_dir: str | Path, ears=None) -> Path:
+    """audiogram.png: thresholds on the standard form (log frequency 125-8000 Hz, dB HL increasing
+    downward, O red for the right ear, X blue for the left)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5))
+    f = audiogram.frequencies_hz
+    for ear in ears or audiogram.ears:
+        marker, color = AUDIOGRAM_STYLE[ear]
+        ax.plot(f, audiogram.thresholds(ear), marker=marker, color=color, ms=9, mfc="none", mew=2, label=ear)
+    ax.set_xscale("log")
+    ticks = [125, 250, 500, 1000, 2000, 4000, 8000]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlim(100, 10000)
+    ax.set_ylim(120, -10)  # dB HL increases downward
+    ax.set_yticks(range(-10, 121, 10))
+    ax.grid(True, alpha=0.4)
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("hearing threshold (dB HL)")
+    ax.set_title(f"audiogram {audiogram.name}".strip())
+    ax.legend()
+    return save(fig, plot_dir(out_dir) / "audiogram.png")
+
+
+def plot_insertion_gain(ear_result: dict[str, Any], rule: str, out_dir: str | Path) -> Path:
+    """insertion_gain_<ear>.png: the rule's target against the achieved insertion gain (the fitted bank's
+    prediction and, when measured, speech at 65 dB SPL through the graph)."""
+    plt = pyplot()
+    ear = ear_result["ear"]
+    marker, color = AUDIOGRAM_STYLE[ear]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    f = ear_result["frequencies_hz"]
+    ax.plot(f, ear_result["gain_db"], "-", color=color, marker=marker, lw=2, label=f"{rule} target")
+    if ear_result.get("achieved_db") is not None:
+        ax.plot(f, ear_result["achieved_db"], "--", color="0.3", marker=".", label="solved bank (predicted)")
+    if ear_result.get("measured_db") is not None:
+        ax.plot(
+            f, ear_result["measured_db"], ":", color="green", marker="s", mfc="none", label="measured, speech"
+        )
+    ax.set_xscale("log")
+    ticks = [250, 500, 1000, 2000, 4000, 8000]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlim(200, 8000)
+    ax.grid(True, alpha=0.4)
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("insertion gain (dB)")
+    ax.set_title(f"{ear} ear: insertion gain for speech at 65 dB SPL")
+    ax.legend()
+    return save(fig, plot_dir(out_dir) / f"insertion_gain_{ear}.png")
