@@ -29,10 +29,10 @@ import numpy as np
 from scipy import stats
 
 from hearpipe.datadir import default_data_dir
+from hearpipe.dsp.audiogram import load_audiogram
 from hearpipe.evaluation import corpus
 from hearpipe.evaluation.scoring import Listener, rendered, write_json, write_text
 from hearpipe.graph.engine import Graph, load_graph
-from hearpipe.dsp.audiogram import load_audiogram
 from hearpipe.metrics import clarity
 from hearpipe.metrics.si_snr import si_snr
 from hearpipe.metrics.stoi import stoi
@@ -127,7 +127,9 @@ def table(results: dict[str, dict], a) -> str:
                     if k in KEY and ref is not None:
                         rs = [f for f in ref["files"] if f["audiogram"] == ag and f["level_db_spl"] == level]
                         d = v - np.array([f[k] for f in rs])
-                        cells.append(f"{d.mean():+.3f} [{d.mean() - ci95(d):+.3f}, {d.mean() + ci95(d):+.3f}]")
+                        cells.append(
+                            f"{d.mean():+.3f} [{d.mean() - ci95(d):+.3f}, {d.mean() + ci95(d):+.3f}]"
+                        )
                     elif k in KEY:
                         cells.append("-")
                 out.append(f"| {r['label']} | " + " | ".join(cells) + " |")

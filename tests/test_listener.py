@@ -10,7 +10,6 @@ from hearpipe.errors import InvalidInput
 from hearpipe.fixed.qformat import float_to_fixed
 from hearpipe.graph.engine import AUDIO_FRAC_BITS, load_graph
 
-
 NR = {"name": "analysis", "type": "stft", "params": {"window": "sqrt_hann", "window_length": 128, "hop": 64}}
 
 
@@ -74,5 +73,5 @@ def test_floor_on_a_deep_filter_model_is_refused_with_a_reason():
         {"name": "enc", "type": "conv_encoder", "params": {"weights": "builtin:enhance_conv"}},
         {"name": "nr", "type": "groupcomm", "params": {"weights": "builtin:enhance_conv", "max_attenuation_db": 10}},
         {"name": "dec", "type": "conv_decoder", "params": {"weights": "builtin:enhance_conv"}}]}  # fmt: skip
-    with pytest.raises(InvalidInput, match="max_attenuation_db needs a mask model.*dry `mix`"):
+    with pytest.raises(InvalidInput, match=r"max_attenuation_db needs a mask model.*dry `mix`"):
         load_graph(spec)
