@@ -75,3 +75,29 @@ def test_floor_on_a_deep_filter_model_is_refused_with_a_reason():
         {"name": "dec", "type": "conv_decoder", "params": {"weights": "builtin:enhance_conv"}}]}  # fmt: skip
     with pytest.raises(InvalidInput, match=r"max_attenuation_db needs a mask model.*dry `mix`"):
         load_graph(spec)
+
+
+def test_distortion_loss_charges_lost_speech_not_residual_noise(rng):
+    torch = pytest.importorskip("torch")
+    from hearpipe.train.trainer import _si_snr_loss, distortion_loss
+
+    s = torch.from_numpy(_noisy(rng, 8000)[None, :])
+    n = torch.from_numpy(0.05 * rng.standard_normal((1, 8000)))
+    quiet = 0.5 * s  # speech attenuated by 6 dB, no noise
+    noisy = s + n  # speech intact, noise left in
+    assert distortion_loss(noisy, s) < distortion_loss(quiet, s) - 5
+    assert _si_snr_loss(quiet, s) < _si_snr_loss(noisy, s)  # SI-SNR prefers the opposite (it is scale-free)
+    assert distortion_loss(s, s) < -50
+
+
+@pytest.mark.torch
+def test_training_with_the_distortion_term_runs_and_logs_it(tmp_path, rng):
+    pytest.importorskip("torch")
+    from hearpipe.train.trainer import Trainer
+
+    from .test_train_runs import _cfg
+
+    cfg = _cfg(tmp_path, rng, max_steps=2, distortion_weight=0.5)
+    t = Trainer(cfg, tmp_path / "run")
+    assert t.run()
+    assert "0.5 x speech distortion" in (tmp_path / "run" / "train.log").read_text()
