@@ -7,6 +7,8 @@ behaviour updates the checksum in the same commit and says why.
 Deliberate changes: issue 19 (fitting) solves the `wdrc` band gains so that speech at 65 dB SPL gets the
 NAL-R insertion gain through the real filter bank (instead of each band's gain at its centre frequency for a
 65 dB SPL band level): `wdrc` and `hearing_aid` (both hold a fitted `wdrc`) changed.
+Issue 23 (listener) tunes `hearing_aid` for HASPI/HASQI: noise reduction limited to 15 dB
+(`max_attenuation_db`), compression 1.5:1 with a 1000 ms release (was 2.5:1, 100 ms): `hearing_aid` changed.
 """
 
 import hashlib
@@ -25,8 +27,8 @@ EXPECTED = {
     "enhance_q3/hearing-aid-dsp": "e6064825c99b8cbf5e7df9d1214d3ef2d14db2633b12a7c89a1f7da8e48aed4e",
     "enhance_stft/desktop": "607f1ecf671b6ea1ab03d57eeabec944ec0e2ffd168f96091f499a9e463fcfcd",
     "enhance_stft/hearing-aid-dsp": "de93308d50369165bc62c92bcf0b3d0001fbb9cc6037c36dc99fdddccf84af86",
-    "hearing_aid/desktop": "92be3541fbf3bede5f83f798053c19a5cde1449d23cc8c383d6e6911ef60ba1e",
-    "hearing_aid/hearing-aid-dsp": "422cf809c8f170de064ae31247925629d4601a4ea4a71151078d53c69ef8c4a2",
+    "hearing_aid/desktop": "59528334f5fa3b26c3db9dacf5c2fae705e20a1f57825cd05bc942b256a59670",
+    "hearing_aid/hearing-aid-dsp": "499e17d614b3d05dbf176534a04e0abec725e375792b0ad542d4ad539fe2be47",
     "nalr_fir/desktop": "38c9bafbabdca31357730de796d540a36445020a2b53479d054c39105a58a1a9",
     "nalr_fir/hearing-aid-dsp": "e4cd3896307f4680f614313632c0a016f69fcb9c4474d8afe1082cc00ff7a1c8",
     "nalr_stft/desktop": "810ed8a4660cfa3f8049819502c82874f885e40f678464ae65c65ba4e6177b77",

@@ -25,6 +25,8 @@ from hearpipe.blocks.base import Block, BlockParams, Context
 from hearpipe.budget.cost import Cost, add_ops
 from hearpipe.datadir import default_data_dir
 from hearpipe.errors import FormatMismatch, InvalidInput
+from hearpipe.fixed.count import OP_KINDS
+from hearpipe.fixed.ops import rshift_round
 from hearpipe.graph.format import SignalFormat
 from hearpipe.graph.registry import register
 from hearpipe.models.groupcomm import cost as gcost
@@ -44,6 +46,12 @@ class GroupCommParams(BlockParams):
     )
     weight_bits: Literal[8, 16] = Field(
         8, description="fixed-point devices: width of the mask estimator's weights (int8 or int16)"
+    )
+    max_attenuation_db: float | None = Field(
+        None,
+        gt=0,
+        description="most the mask may attenuate a bin or band, in dB: a floor 10**(-dB/20) on the mask (q15 on "
+        "fixed-point devices), as hearing-aid noise reduction limits its depth; mask models only (df_taps 0)",
     )
 
 
@@ -95,6 +103,11 @@ class GroupComm(Block):
             raise self.fail(
                 f"output ({self.params.output}) must be below the model's n_outputs ({hp.n_outputs})"
             )
+        if self.params.max_attenuation_db is not None and hp.df_taps:
+            raise self.fail(
+                f"max_attenuation_db needs a mask model, but {src} hold a {hp.df_taps}-tap deep filter "
+                "(limit its depth with a dry `mix` instead)"
+            )
         self.w, self.hp, self.ctx, self.fmt = w, hp, ctx, fmt
         self.channels = fmt.channels
         self.fixed = fmt.numeric != "float"
@@ -116,8 +129,16 @@ class GroupComm(Block):
             n_past = max(self.hp.df_taps - 1, 0)  # the deep filter's earlier frames, per channel
             self.past = [np.zeros((2 * self.hp.features, n_past)) for _ in range(self.channels)]
 
+    @property
+    def floor(self) -> float:
+        """The mask's floor (0: no limit)."""
+        db = self.params.max_attenuation_db
+        return 0.0 if db is None else 10 ** (-db / 20)
+
     def process(self, x: np.ndarray) -> np.ndarray:
         if self.fixed:
+            if self.floor:
+                return self._floored_fixed(x)
             return self.fixed_state.process(x, self.fmt.frac_bits)
         hp, stft, nb = self.hp, np.iscomplexobj(x), self.hp.features
         y = np.empty_like(x)
@@ -129,14 +150,34 @@ class GroupComm(Block):
                 yc = gc.deep_filter(hp, e, est, self.past[c])[0]
                 self.past[c] = np.concatenate([self.past[c], e], axis=1)[:, e.shape[1] :]
             else:
-                yc = gc.apply_estimate(hp, e, est)[0]
+                yc = gc.apply_estimate(hp, e, np.maximum(est, self.floor))[0]
             y[c] = yc[:nb] + 1j * yc[nb:] if stft else yc
         return y
+
+    def _floored_fixed(self, x: np.ndarray) -> np.ndarray:
+        """The fixed model's q15 masks raised to the floor (one compare per mask value), then applied as the
+        kernel applies them: round(x * mask / 2**15), saturated to the input's width."""
+        st, stft = self.fixed_state, self.hp.frontend == "stft"
+        m = np.maximum(st.masks(x, self.fmt.frac_bits)[:, self.params.output], round(self.floor * 32768))
+        st.ops[OP_KINDS.index("cmp")] += m.size
+        a = np.asarray(x).astype(np.int64)
+        if stft:
+            y = rshift_round(a * m[..., None].astype(np.int64), 15)
+        else:  # a complex band's mask on both its channels
+            y = rshift_round(a * m[:, np.arange(a.shape[1]) % m.shape[1]].astype(np.int64), 15)
+        lim = np.iinfo(np.int32 if stft and a.ndim == 4 and np.asarray(x).dtype == np.int32 else np.int16)
+        return np.clip(y, lim.min, lim.max).astype(np.asarray(x).dtype)
+
+    def _floor_ops(self) -> int:
+        """Compares per frame of the mask floor: one per feature and channel."""
+        return self.hp.features * self.channels if self.floor else 0
 
     def cost(self) -> Cost:
         hp, c = self.hp, self.channels
         if self.fixed:  # exactly what the fixed-point kernels execute
             s = gcost.cost_summary(self.model, c)
+            if self._floor_ops():
+                add_ops(s["ops"], cmp=self._floor_ops())
             return Cost(
                 ops=s["ops"],
                 kernels=s["kernels"],
@@ -149,7 +190,7 @@ class GroupComm(Block):
         wb = self.ctx.word_bytes
         o = gcost.ops_per_frame(hp)
         ops = add_ops(Counter(), **{"mac8" if fixed else "mac_f32": (o["mac"] + gcost.filter_macs(hp)) * c})
-        add_ops(ops, add=o["add"] * c, cmp=o["cmp"] * c, lut=o["lut"] * c)
+        add_ops(ops, add=o["add"] * c, cmp=o["cmp"] * c + self._floor_ops(), lut=o["lut"] * c)
         add_ops(ops, mul=(o["mul"] + gcost.filter_macs(hp)) * c)  # + applying the mask
         if not fixed:  # float devices compute log2, sigmoid and tanh instead of table look-ups
             ops["transcendental"] += ops.pop("lut")
