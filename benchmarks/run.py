@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--graphs", nargs="+", help="shipped graph names or files (default: every graphs/*.yaml)")
     ap.add_argument("--eval-graphs", nargs="*", default=["enhance"], help="graphs whose `hearpipe eval` "
                     "throughput is measured, when also in --graphs (default: enhance; none: skip)")  # fmt: skip
-    ap.add_argument("--eval-files", type=int, default=16, help="dev speech files for eval (default 16)")
+    ap.add_argument("--eval-files", type=int, default=32, help="dev speech files for eval (default 32)")
     ap.add_argument(
         "--eval-seconds", type=float, default=3.0, help="seconds of each file for eval (default 3)"
     )
