@@ -41,6 +41,7 @@ from twins import SR, NumpyGroupComm, NumpyStftGain, TorchTwin, bench_audio, gro
 
 import hearpipe  # noqa: E402
 from hearpipe.datadir import default_data_dir  # noqa: E402
+from hearpipe.errors import HearpipeError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FLOAT, FIXED = "desktop", "hearing-aid-dsp"
@@ -280,7 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     x = bench_audio(data, int(a.seconds * SR))
     rows = []
     for name in names:
-        rows += bench_graph(name, x, a.repeat)
+        try:
+            rows += bench_graph(name, x, a.repeat)
+        except HearpipeError as e:  # a graph that does not load: one line, exit 2 as the CLI does
+            print(f"run.py: error: {e}", file=sys.stderr)
+            return 2
     evals = {}
     for name in (n for n in a.eval_graphs if n in names):
         if not (data / "dev" / "speech").is_dir():

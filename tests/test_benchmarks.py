@@ -55,3 +55,12 @@ def test_run_measures_eval_throughput(tmp_path):
     assert ev["speedup"] == pytest.approx(
         ev["workers"]["2"]["files_per_s"] / ev["workers"]["1"]["files_per_s"]
     )
+
+
+def test_run_names_a_bad_graph_in_one_line():
+    cmd = [sys.executable, str(REPO / "benchmarks" / "run.py"), "--graphs", "nosuch", "--seconds", "0.5"]
+    p = subprocess.run(
+        cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120
+    )
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == [p.stderr.strip()] and "unknown graph 'nosuch'" in p.stderr
