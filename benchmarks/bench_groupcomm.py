@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -31,6 +30,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import numpy as np
 import torch
+from twins import SR, TorchStream, bench_audio, best_time, torch_net
 
 from hearpipe.datadir import default_data_dir
 from hearpipe.dsp import wola
@@ -42,87 +42,21 @@ from hearpipe.models.groupcomm.fixed_model import quantize_model
 from hearpipe.models.groupcomm.fixed_stream import FixedGroupCommState
 from hearpipe.models.groupcomm.frontend import stft_windows
 from hearpipe.models.groupcomm.reference import read_weights
-from hearpipe.train.model import GroupCommNet, build
 
-SR = 16000
 STFT_FRAC = 23  # the fixed stft block for N = 128
 
 
-def best_time(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-class TorchStream:
-    """The PyTorch model run frame by frame with its GRU/LSTM states carried (a hearing aid's loop)."""
-
-    def __init__(self, net: GroupCommNet):
-        self.net, self.hp = net, net.hp
-        self.reset()
-
-    def reset(self) -> None:
-        hp = self.hp
-        self.state = [None] * hp.n_blocks
-        self.history = torch.zeros(hp.analysis_window - hp.hop)
-        self.carry = torch.zeros(hp.window)
-        self.mean = None  # running mean of the features (feat_ema_shift)
-        self.past = torch.zeros(2 * hp.features, max(hp.df_taps - 1, 0))  # deep filter: earlier frames
-
-    def filtered(self, e: torch.Tensor) -> torch.Tensor:
-        """e (R,) one frame of encoder output (STFT: [re; im]) -> output 0's masked or deep-filtered frame."""
-        m, d = self.net.heads(self.trunk(e))  # one frame: (1, C, F, 1), (1, C, L, 2, F, 1)
-        frames = torch.cat([self.past, e[:, None]], dim=1)  # oldest first
-        self.past = frames[:, 1:]
-        return self.net.apply(frames[None], m, d)[0, 0, :, -1]
-
-    def trunk(self, e: torch.Tensor) -> torch.Tensor:
-        """e (R,) one frame of encoder output (STFT: [re; im]) -> the groups after the blocks (1, 1, K, D)."""
-        net, hp = self.net, self.hp
-        f = torch.log2(net.power(e[None, :, None])[0, :, 0] + hp.log_eps) * hp.feat_scale
-        if hp.feat_ema_shift:
-            a = 2.0**-hp.feat_ema_shift
-            self.mean = f.clone() if self.mean is None else self.mean + a * (f - self.mean)
-            f = torch.cat([f, f - self.mean])
-        x = net.inp(f).reshape(1, 1, hp.groups, hp.group_dim)
-        for r, blk in enumerate(net.blocks):
-            if blk.inter is not None:
-                x = blk.inter(x)
-            s = x.reshape(hp.groups, 1, hp.group_dim)
-            h, self.state[r] = blk.rnn(s, self.state[r])
-            x = x + blk.out(h).reshape(1, 1, hp.groups, hp.group_dim)
-        return x
-
-    def conv_hop(self, x: torch.Tensor) -> torch.Tensor:
-        """hop samples in -> hop samples out (encoder, masks, decoder + overlap-add)."""
-        hp = self.hp
-        frame = torch.cat([self.history, x])
-        self.history = frame[hp.hop :]
-        y = self.filtered(self.net.enc[:, 0, :] @ frame) @ self.net.dec[:, 0, :]
-        self.carry = self.carry + y
-        out = self.carry[: hp.hop]
-        self.carry = torch.cat([self.carry[hp.hop :], torch.zeros(hp.hop)])
-        return out
-
-
 def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> list[str]:
-    wf, w = read_weights(name)
+    w = read_weights(name)[1]
     hp = w.hp
     data = default_data_dir()
     sig = calibration_signals(data if data.is_dir() else None, n=4, seconds=3.0)
     model = quantize_model(w, calibration_frames=calibration_power(w, sig))
-    rng = np.random.default_rng(0)
     n = int(seconds * SR) // hp.hop * hp.hop
-    x = np.concatenate(sig * (1 + n // sum(len(s) for s in sig)))[:n] + 1e-4 * rng.standard_normal(n)
-    x = x / np.abs(x).max() * 0.5
+    x = bench_audio(data, n)
     xq = np.round(x * 32767).astype(np.int16)[None]
     n_hop = int(hop_seconds * SR) // hp.hop
-    net = build(hp)
-    net.load_arrays(wf.arrays)
-    net.eval()
+    net = torch_net(name)
     xt = torch.from_numpy(xq[0] / 32768.0).float()
 
     if hp.frontend == "conv":
@@ -158,12 +92,12 @@ def run_model(name: str, seconds: float, hop_seconds: float, repeat: int) -> lis
             ts.reset()
             with torch.inference_mode():
                 for j in range(n_hop):
-                    ts.conv_hop(xt[j * hp.hop : (j + 1) * hp.hop])
+                    ts.audio_hop(xt[j * hp.hop : (j + 1) * hp.hop])
 
         with torch.inference_mode():  # sanity: the streaming PyTorch loop is the same model
             ref = net(xt[None, : 40 * hp.hop])[0, 0, : 30 * hp.hop]
             ts.reset()
-            y = torch.cat([ts.conv_hop(xt[j * hp.hop : (j + 1) * hp.hop]) for j in range(40)])
+            y = torch.cat([ts.audio_hop(xt[j * hp.hop : (j + 1) * hp.hop]) for j in range(40)])
             d = hp.window - hp.hop
             assert torch.allclose(y[d : d + 30 * hp.hop], ref, atol=1e-4), "torch streaming != torch whole"
     else:

@@ -282,35 +282,32 @@ def test_average_of_checkpoints_is_the_mean_of_their_weights(tmp_path):
         np.testing.assert_allclose(load_net(str(one))(x), ref, atol=1e-6)
 
 
-@pytest.mark.parametrize("ema,taps,rnn", [(0, 0, "gru"), (3, 0, "gru"), (0, 3, "gru"), (0, 0, "tcn")])
-def test_benchmark_torch_stream_is_the_model(rng, ema, taps, rnn):
-    """The benchmark's hop-by-hop PyTorch loop (its baseline) computes what the whole-sequence model does."""
+CONV_STREAM = dict(frontend="conv", enc_channels=34, enc_complex=True)
+
+
+@pytest.mark.parametrize(
+    "front,ema,taps,rnn",
+    [(CONV_STREAM, 0, 0, "gru"), (CONV_STREAM, 3, 0, "gru"), (CONV_STREAM, 0, 3, "gru"),
+     (CONV_STREAM, 0, 0, "tcn"), (dict(frontend="stft"), 0, 0, "gru"), (dict(frontend="stft"), 0, 3, "gru")],
+)  # fmt: skip
+def test_benchmark_torch_stream_is_the_model(rng, front, ema, taps, rnn):
+    """The benchmarks' hop-by-hop PyTorch loop (their baseline) computes what the whole-sequence model does,
+    on either front end."""
     import importlib.util
 
     from .conftest import REPO
 
-    spec = importlib.util.spec_from_file_location(
-        "bench_groupcomm", REPO / "benchmarks" / "bench_groupcomm.py"
-    )
+    spec = importlib.util.spec_from_file_location("twins", REPO / "benchmarks" / "twins.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     hp = gc.GroupCommHParams(
-        frontend="conv",
-        window=32,
-        hop=16,
-        enc_channels=34,
-        enc_complex=True,
-        feat_ema_shift=ema,
-        df_taps=taps,
-        rnn=rnn,
-        rnn_layers=2,
-        **SMALL,
+        window=32, hop=16, feat_ema_shift=ema, df_taps=taps, rnn=rnn, rnn_layers=2, **front, **SMALL
     )
     net = _random_net(hp).float()
     x = torch.from_numpy(0.1 * rng.standard_normal(800).astype(np.float32))
     ts = bench.TorchStream(net)
     with torch.no_grad():
-        y = torch.cat([ts.conv_hop(x[i : i + 16]) for i in range(0, 800, 16)]).numpy()
+        y = torch.cat([ts.audio_hop(x[i : i + 16]) for i in range(0, 800, 16)]).numpy()
         ref = net(x[None])[0, 0].numpy()
     d = hp.window - hp.hop
     np.testing.assert_allclose(y[d:], ref[:-d], atol=1e-5)

@@ -52,9 +52,9 @@ def float_to_fixed(x, frac_bits: int, bits: int = 16, rounding: Rounding = "near
     are float32 give the same result as CMSIS's float32 arithmetic (scaling by a power of two is exact).
     """
     v = np.asarray(x, dtype=np.float64) * 2.0**frac_bits
-    v = _round(np.nan_to_num(v, nan=0.0), rounding)
+    v = _round(np.where(np.isnan(v), 0.0, v), rounding)  # not nan_to_num/clip: ~5x their cost on a hop
     lo, hi = int_range(bits)
-    return np.clip(v, lo, hi).astype(storage_dtype(bits))
+    return np.minimum(np.maximum(v, lo), hi).astype(storage_dtype(bits))
 
 
 def fixed_to_float(q, frac_bits: int) -> np.ndarray:
