@@ -353,3 +353,10 @@ def test_a_path_wins_over_a_shipped_name(tmp_path, monkeypatch):
     g = hearpipe.load_graph("enhance")
     assert g.source == "enhance" and g.spec.name == "passthrough"
     assert hearpipe.load_graph("builtin:enhance").spec.name == "enhance"
+
+
+def test_blocks_name_shows_one_block(capsys):
+    code, out, _ = run("blocks", "limiter", capsys=capsys)
+    assert code == 0 and out.startswith("limiter:") and "wdrc:" not in out
+    code, _, err = run("blocks", "nope", capsys=capsys)
+    assert code == 2 and "unknown block type 'nope'" in err and "wdrc" in err

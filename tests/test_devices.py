@@ -158,3 +158,15 @@ def test_word_and_value_bytes():
     assert (load_device("hearing-aid-dsp").word_bytes, load_device("desktop").word_bytes) == (4, 4)
     assert m4.model_copy(update={"arithmetic": "float64"}).value_bytes("float") == 8
     assert Context(16000.0, 1).word_bytes == 4
+
+
+def test_uncited_custom_profile_loads_with_a_note(tmp_path, capsys):
+    doc = yaml.safe_load(Path(list_devices()[0]).read_text())
+    doc.pop("sources")
+    doc.pop("kernels", None)
+    path = tmp_path / "mychip.yaml"
+    path.write_text(yaml.safe_dump({**doc, "name": "mychip"}))
+    assert load_device(path).name == "mychip"
+    assert "no sources: its numbers are uncited" in capsys.readouterr().err
+    with pytest.raises(InvalidInput, match="a profile file's path"):
+        load_device("mychip")

@@ -9,8 +9,10 @@ import yaml
 
 import hearpipe
 import hearpipe.cli
-from hearpipe.dsp.prescription import fit_table
+from hearpipe.dsp.audiogram import load_audiogram
+from hearpipe.dsp.prescription import fit_table, prescribe
 from hearpipe.graph.edit import bypass
+from hearpipe.testbox.ears import adaptive_note
 from hearpipe.testbox.measure import (
     attack_release,
     configured_io,
@@ -155,7 +157,7 @@ def test_fit_api_and_cli(capsys):
 
 def test_measure_cli_json(capsys, tmp_path):
     assert hearpipe.cli.main(["measure", str(REPO / "graphs" / "nalr_fir.yaml"), "--quick", "--json"]) == 0
-    r = json.loads(capsys.readouterr().out)
+    r = json.loads(capsys.readouterr().out)["ears"][0]
     # a linear FIR: the gain does not depend on the input level
     np.testing.assert_allclose(
         r["frequency_response"]["gain_db"]["50"], r["frequency_response"]["gain_db"]["80"], atol=0.01
@@ -178,3 +180,44 @@ def test_full_hearing_aid_chain_latency_and_test_mode():
         bypass(g, ["nope"])
     with pytest.raises(hearpipe.InvalidInput, match="changes the signal format"):
         bypass(g, ["analysis"])
+
+
+def test_measure_per_ear_labels_targets_and_test_mode(capsys, tmp_path):
+    client = tmp_path / "client.yaml"
+    ag = REPO / "examples/audiograms/mild_sloping.yaml"
+    assert hearpipe.cli.main(["fit", str(ag), "--graph", "wdrc", "-o", str(client), "--json"]) == 0
+    capsys.readouterr()
+    assert hearpipe.cli.main(["measure", str(client), "--quick", "--json", "--device", "cortex-m4f"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert [e["ear"] for e in r["ears"]] == ["left", "right"] and r["test_mode_note"] is None
+    assert all(
+        "fixed point of cortex-m4f" in e["label"] and e["arithmetic"] == r["arithmetic"] for e in r["ears"]
+    )
+    # each ear carries its own ear's prescription (the example audiogram's ears differ at 2 kHz and above)
+    audiogram = load_audiogram(ag)
+    for e in r["ears"]:
+        _, g = prescribe(audiogram, "nal-r", e["ear"])
+        assert e["target"]["target_db"] == [round(float(v), 2) for v in g]
+    left, right = r["ears"]
+    assert right["target"]["target_db"] != left["target"]["target_db"]
+    # ... and is measured on its own channel: the right ear's 2 kHz gain exceeds the left's as its target does
+    i = left["frequency_response"]["frequencies_hz"].index(2000.0)
+    assert (
+        right["frequency_response"]["gain_db"]["65"][i] > left["frequency_response"]["gain_db"]["65"][i] + 0.5
+    )
+    # --ear picks one, named in the label and the plot file names
+    argv = ["measure", str(client), "--quick", "--ear", "right", "--plot", str(tmp_path / "p")]
+    assert hearpipe.cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "== wdrc, right ear, float ==" in out and "left ear" not in out
+    assert (tmp_path / "p" / "frequency_response_right.png").exists()
+    assert not (tmp_path / "p" / "frequency_response_left.png").exists()
+    assert hearpipe.cli.main(["measure", "passthrough", "--ear", "left"]) == 2
+    assert "channels are mono" in capsys.readouterr().err
+
+
+def test_measure_names_the_adaptive_node_to_bypass():
+    g = hearpipe.load_graph(REPO / "graphs" / "hearing_aid.yaml")
+    note = adaptive_note(g)
+    assert "test mode" in note and "--bypass groupcomm" in note
+    assert adaptive_note(bypass(g, ["groupcomm"])) is None

@@ -54,7 +54,8 @@ class KernelPrice(BaseModel):
 
 
 class DeviceProfile(BaseModel):
-    """A device class a graph must fit. Every number should be cited in `sources`."""
+    """A device class a graph must fit. Every number should be cited in `sources`; a private chip's profile
+    may leave `sources` out (its numbers are then uncited, which `load_device` notes)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -80,7 +81,9 @@ class DeviceProfile(BaseModel):
     kernels: dict[str, KernelPrice] = Field(
         default_factory=dict, description="prices of kernel calls by family; others are priced per operation"
     )
-    sources: dict[str, str] = Field(min_length=1, description="where each number comes from")
+    sources: dict[str, str] = Field(
+        default_factory=dict, description="where each number comes from (empty: the numbers are uncited)"
+    )
 
     @field_validator("cycles_per_op")
     @classmethod
@@ -104,7 +107,7 @@ class DeviceProfile(BaseModel):
     @model_validator(mode="after")
     def _kernels_cited(self):
         missing = [f"kernels.{k}" for k in self.kernels if f"kernels.{k}" not in self.sources]
-        if missing:
+        if missing and self.sources:  # a cited profile cites its kernel prices too
             raise ValueError(f"sources missing for {missing}")
         return self
 

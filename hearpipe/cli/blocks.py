@@ -1,10 +1,11 @@
-"""`hearpipe blocks`: the block types a graph can use, with their parameters (types, defaults, units)."""
+"""`hearpipe blocks [NAME]`: the block types a graph can use, with their parameters (types, defaults, units)."""
 
 from __future__ import annotations
 
 import json
 from typing import Literal, get_args, get_origin
 
+from hearpipe.errors import InvalidInput
 from hearpipe.graph.registry import block_types
 
 
@@ -15,6 +16,7 @@ def add_parser(sub) -> None:
         description="List the block types a graph's nodes can use, with each parameter's type, default and "
         "description (units included).",
     )
+    p.add_argument("name", nargs="?", help="show only this block type (e.g. wdrc)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run)
 
@@ -48,6 +50,11 @@ def describe() -> list[dict]:
 
 def run(a) -> int:
     types = describe()
+    if a.name:
+        types = [t for t in types if t["type"] == a.name]
+        if not types:
+            names = ", ".join(t["type"] for t in describe())
+            raise InvalidInput(f"unknown block type {a.name!r} (block types: {names})")
     if a.json:
         print(json.dumps(types, indent=2, default=str))
         return 0

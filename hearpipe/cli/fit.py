@@ -21,10 +21,9 @@ from hearpipe.dsp.prescription import RULES, prescribe
 from hearpipe.errors import InvalidInput
 from hearpipe.graph.engine import Graph, graph_path
 from hearpipe.graph.spec import GraphSpec
+from hearpipe.testbox.ears import FITTING_TYPES
 from hearpipe.testbox.measure import speech_insertion_gain
 from hearpipe.testbox.plots import plot_audiogram, plot_insertion_gain
-
-FITTING_TYPES = ("wdrc", "prescription", "prescription_fir")
 
 
 def add_parser(sub) -> None:

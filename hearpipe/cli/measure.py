@@ -1,4 +1,5 @@
-"""`hearpipe measure GRAPH [--json] [--plot DIR] [--device DEVICE] [--quick]`: the virtual test box."""
+"""`hearpipe measure GRAPH [--ear left|right] [--bypass NODE] [--json] [--plot DIR] [--device DEVICE] [--quick]`:
+the virtual test box, every output channel (ear) measured and labelled."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from hearpipe.graph.edit import bypass
 from hearpipe.graph.engine import load_graph
 from hearpipe.plots import plot_dir, pyplot
-from hearpipe.testbox.measure import measure
+from hearpipe.testbox.ears import adaptive_note, arithmetic, measure_ears
 from hearpipe.testbox.plots import plot_measurements
 
 
@@ -26,6 +27,11 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--quick", action="store_true", help="fewer frequencies")
     p.add_argument(
+        "--ear",
+        choices=("left", "right"),
+        help="measure only this ear's channel (default: every output channel)",
+    )
+    p.add_argument(
         "--bypass",
         action="append",
         default=[],
@@ -36,7 +42,9 @@ def add_parser(sub) -> None:
 
 
 def summary(r: dict) -> str:
+    """One ear's results as text, headed by its label (graph, ear, arithmetic, bypassed nodes)."""
     lines = [
+        f"== {r['label']} ==",
         f"graph: {r['graph']}  ({r['sample_rate_hz']:g} Hz, full scale = {r['full_scale_db_spl']:g} dB SPL)",
         f"latency: reported {r['latency_samples']['reported']} samples, measured {r['latency_samples']['measured']}",
         f"OSPL90: max {r['ospl90']['max_db_spl']:.1f} dB SPL, HFA {r['ospl90']['hfa_db_spl']:.1f} dB SPL",
@@ -48,7 +56,7 @@ def summary(r: dict) -> str:
         ),
     ]
     if r.get("bypassed"):
-        lines.insert(1, f"bypassed (test mode): {', '.join(r['bypassed'])}")
+        lines.insert(2, f"bypassed (test mode): {', '.join(r['bypassed'])}")
     ein = r["equivalent_input_noise_db_spl"]
     lines.append(
         "equivalent input noise: " + ("none (output exactly silent)" if ein is None else f"{ein:.1f} dB SPL")
@@ -62,6 +70,10 @@ def summary(r: dict) -> str:
     io = r["io_curve"]
     pts = "  ".join(f"{i:g}->{o:.1f}" for i, o in zip(io["input_db_spl"], io["output_db_spl"]))
     lines.append(f"I/O at 1 kHz (dB SPL in->out): {pts}")
+    t = r.get("target")
+    if t:
+        pairs = "  ".join(f"{f:g} Hz {v:+.1f}" for f, v in zip(t["frequencies_hz"], t["target_db"]))
+        lines.append(f"{t['rule']} target ({t['node']}, speech at 65 dB SPL), dB: {pairs}")
     return "\n".join(lines)
 
 
@@ -72,11 +84,24 @@ def run(a) -> int:
     if a.plot:  # refuse an unusable folder (or a missing matplotlib) before the measurements run
         pyplot()
         plot_dir(a.plot)
-    r = measure(g, quick=a.quick)
-    r["bypassed"] = a.bypass
+    ears = measure_ears(g, [a.ear] if a.ear else None, quick=a.quick, bypassed=a.bypass)
+    note = adaptive_note(g)
+    r = {
+        "graph": g.spec.name or g.source,
+        "arithmetic": arithmetic(g),
+        "bypassed": a.bypass,
+        "test_mode_note": note,
+        "ears": ears,
+    }
     if a.plot:
-        r["plots"] = [str(p) for p in plot_measurements(r, a.plot)]
-    print(json.dumps(r, indent=2) if a.json else summary(r))
-    if a.plot and not a.json:
-        print("plots: " + ", ".join(r["plots"]))
+        for e in ears:
+            e["plots"] = [str(p) for p in plot_measurements(e, a.plot)]
+    if a.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    print("\n\n".join(summary(e) for e in ears))
+    if note:
+        print(f"note: {note}")
+    for e in ears if a.plot else ():
+        print(f"plots ({e['ear']}): " + ", ".join(e["plots"]))
     return 0

@@ -10,10 +10,15 @@ from hearpipe.plots import plot_dir, pyplot, save
 
 
 def plot_measurements(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Write io_curves.png, frequency_response.png and attack_release.png into out_dir; return the paths."""
+    """Write io_curves.png, frequency_response.png and attack_release.png into out_dir (with the ear,
+    e.g. io_curves_left.png, for a result of `measure_ears` on a left/right channel); return the paths.
+    Titles carry the result's label (graph, ear, arithmetic, bypassed nodes) where it has one; the gain
+    plot overlays the prescription target where the result has one."""
     plt = pyplot()
     out = plot_dir(out_dir)
-    title = result.get("graph", "")
+    title = result.get("label") or result.get("graph", "")
+    ear = result.get("ear")
+    suffix = "" if ear in (None, "mono") else "_" + ear.replace(" ", "")
     paths = []
 
     # I/O curves: 1 kHz and per band, measured (solid) and configured (dashed)
@@ -37,20 +42,26 @@ def plot_measurements(result: dict[str, Any], out_dir: str | Path) -> list[Path]
     ax.set(
         xlabel="input level (dB SPL)",
         ylabel="output level (dB SPL)",
-        title=f"{title}: input/output (solid measured, dashed configured)",
+        title=f"{title}\ninput/output (solid measured, dashed configured)",
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    paths.append(save(fig, out / "io_curves.png"))
+    paths.append(save(fig, out / f"io_curves{suffix}.png"))
 
     # gain-frequency responses at each input level, and OSPL90
     fr = result["frequency_response"]
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(6.5, 7), sharex=True)
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     for key, gains in fr["gain_db"].items():
         a1.semilogx(fr["frequencies_hz"], gains, "o-", ms=3, label=f"{key} dB SPL input")
-    a1.set(ylabel="gain (dB)", title=f"{title}: gain-frequency response")
+    t = result.get("target")
+    if t:
+        a1.semilogx(
+            t["frequencies_hz"], t["target_db"], "k*--", ms=9, lw=1,
+            label=f"{t['rule'].upper()} target\n(insertion gain,\nspeech at 65 dB SPL)",
+        )  # fmt: skip
+    a1.set(ylabel="gain (dB)", title=f"{title}\ngain-frequency response")
     a1.grid(alpha=0.3, which="both")
-    a1.legend(fontsize=8)
+    a1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves, not over them
     o = result["ospl90"]
     a2.semilogx(o["frequencies_hz"], o["output_db_spl"], "o-", ms=3, color="C3")
     a2.set(xlabel="frequency (Hz)", ylabel="output (dB SPL)", title="OSPL90 (90 dB SPL input)")
@@ -58,7 +69,7 @@ def plot_measurements(result: dict[str, Any], out_dir: str | Path) -> list[Path]
     ticks = [f for f in (125, 250, 500, 1000, 2000, 4000, 8000) if min(o["frequencies_hz"]) / 1.5 <= f]
     a2.set_xticks(ticks, [f"{f:g}" for f in ticks])
     a2.minorticks_off()
-    paths.append(save(fig, out / "frequency_response.png"))
+    paths.append(save(fig, out / f"frequency_response{suffix}.png"))
 
     # attack / release trace
     ar = result["attack_release"]
@@ -77,11 +88,11 @@ def plot_measurements(result: dict[str, Any], out_dir: str | Path) -> list[Path]
         ax.set(
             xlabel="time after the 55 -> 90 dB SPL step (ms)",
             ylabel="output (dB SPL)",
-            title=f"{title}: attack {ar['attack_ms']:.1f} ms, release {ar['release_ms']:.0f} ms "
+            title=f"{title}\nattack {ar['attack_ms']:.1f} ms, release {ar['release_ms']:.0f} ms "
             f"({ar['frequency_hz']:g} Hz tone)",
         )
         ax.grid(alpha=0.3)
-        paths.append(save(fig, out / "attack_release.png"))
+        paths.append(save(fig, out / f"attack_release{suffix}.png"))
     return paths
 
 
