@@ -12,6 +12,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,20 +77,36 @@ def rendered(graph: Graph, x: np.ndarray) -> np.ndarray:
 
 
 def scores(
-    y: np.ndarray, clean: np.ndarray, fs: float, who: Listener | None, rms1_db_spl: float
+    y: np.ndarray,
+    clean: np.ndarray,
+    fs: float,
+    who: Listener | None = None,
+    rms1_db_spl: float | None = None,
+    metrics: Sequence[str] = METRICS,
 ) -> dict[str, float]:
-    """Every metric of `y` against `clean` (NaN where a metric does not apply, e.g. PESQ off 16 kHz)."""
-    r = {"si_snr": si_snr(y, clean), "sdr": sdr(y, clean)}
-    try:
-        r["pesq"] = pesq_wb(y, clean, int(fs)) if int(fs) == 16000 else math.nan
-    except Exception:  # pesq raises its own errors for e.g. no detected utterance: a missing score
-        r["pesq"] = math.nan
-    r["stoi"] = stoi(y, clean, int(fs))
-    r["estoi"] = stoi(y, clean, int(fs), extended=True)
-    if who is not None and clarity.available():
+    """The `metrics` of `y` against `clean` (NaN where a metric does not apply, e.g. PESQ off 16 kHz;
+    HASPI/HASQI only with a listener, pyclarity and the level of RMS 1 in dB SPL). The one scoring path
+    of `hearpipe eval` and `hearpipe evaluate`."""
+    r = {}
+    if "si_snr" in metrics:
+        r["si_snr"] = si_snr(y, clean)
+    if "sdr" in metrics:
+        r["sdr"] = sdr(y, clean)
+    if "pesq" in metrics:
+        try:
+            r["pesq"] = pesq_wb(y, clean, int(fs)) if int(fs) == 16000 else math.nan
+        except Exception:  # pesq raises its own errors for e.g. no detected utterance: a missing score
+            r["pesq"] = math.nan
+    if "stoi" in metrics:
+        r["stoi"] = stoi(y, clean, int(fs))
+    if "estoi" in metrics:
+        r["estoi"] = stoi(y, clean, int(fs), extended=True)
+    if who is not None and rms1_db_spl is not None and clarity.available():
         args = (fs, who.frequencies_hz, who.thresholds_db_hl, rms1_db_spl)
-        r["haspi"] = clarity.haspi_v2(y, clean, *args)
-        r["hasqi"] = clarity.hasqi_v2(y, clean, *args)
+        if "haspi" in metrics:
+            r["haspi"] = clarity.haspi_v2(y, clean, *args)
+        if "hasqi" in metrics:
+            r["hasqi"] = clarity.hasqi_v2(y, clean, *args)
     return r
 
 
