@@ -10,7 +10,6 @@ import functools
 import io
 import json
 import math
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,10 +21,9 @@ import soundfile as sf
 from scipy import stats
 
 from hearpipe.dsp.audiogram import load_audiogram
-from hearpipe.errors import InvalidInput
 from hearpipe.evaluation.mixtures import Mixture
 from hearpipe.graph.engine import Graph, load_graph
-from hearpipe.io import render_file
+from hearpipe.io import render_file, write_text
 from hearpipe.metrics import clarity
 from hearpipe.metrics.pesq import pesq_wb
 from hearpipe.metrics.sdr import sdr
@@ -163,24 +161,6 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def by_snr(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
     snrs = sorted({r["snr_db"] for r in rows if np.isfinite(r["snr_db"])})
     return {f"{s:g}": aggregate([r for r in rows if r["snr_db"] == s]) for s in snrs}
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Write `text` to a temporary file beside `path`, then rename: a reader never sees half a file."""
-    p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise InvalidInput(f"{p}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
 
 
 def write_json(path: str | Path, result: dict[str, Any]) -> Path:
