@@ -1,12 +1,17 @@
-"""Shared matplotlib helpers for PNG plots (`pyplot`, `plot_dir`, `save`), used by the test box's plots
-(`hearpipe.testbox.plots`) and the enhancement plots. Needs matplotlib (the `plot` extra), imported
-only when plotting."""
+"""Plots: the shared matplotlib helpers (`pyplot`, `plot_dir`, `save`) and the one spectrogram level
+(`spectrogram_db`), used by the render's before/after picture (`plots.render`), the test box's plots
+(`hearpipe.testbox.plots`), the enhancement plots and the report's figures. Needs matplotlib (the `plot`
+extra), imported only when plotting."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
+
+from hearpipe.dsp import wola
+from hearpipe.dsp.windows import analysis_window
 from hearpipe.errors import InvalidInput
 
 
@@ -40,3 +45,11 @@ def save(fig, path: Path, dpi: int = 120, tight: bool = True) -> Path:
     fig.savefig(path, dpi=dpi)
     pyplot().close(fig)
     return path
+
+
+def spectrogram_db(x: np.ndarray, window_length: int, hop: int) -> np.ndarray:
+    """Level per cell of a Hann STFT (frequency x time) in dB re full scale, as the amplitude of a sine
+    in that bin (|X| / sum(window)); floored at -240 dB so silence has a level."""
+    window = analysis_window("hann", window_length)
+    mag = np.abs(wola.stft(np.asarray(x, dtype=np.float64), window, hop)) / window.sum()
+    return 20 * np.log10(np.maximum(mag, 1e-12))
