@@ -25,6 +25,7 @@ from hearpipe.evaluation.mixtures import Mixture
 from hearpipe.graph.engine import Graph, load_graph
 from hearpipe.io import render_file, write_text
 from hearpipe.metrics import clarity
+from hearpipe.metrics.level import mean_square_db_spl
 from hearpipe.metrics.pesq import pesq_wb
 from hearpipe.metrics.sdr import sdr
 from hearpipe.metrics.si_snr import si_snr
@@ -124,7 +125,7 @@ def score_task(t: Task) -> dict[str, Any]:
     g = cached_graph(t.graph, t.device)
     m = t.mixture
     fs = float(g.sample_rate_hz)
-    rms1 = float(g.spec.full_scale_db_spl) + 10 * math.log10(2)  # level of RMS 1: full-scale sine + 3 dB
+    rms1 = mean_square_db_spl(1.0, float(g.spec.full_scale_db_spl))  # the level of RMS 1
     row: dict[str, Any] = {"name": m.name, "snr_db": m.snr_db, "seconds": len(m.clean) / fs}
     outs = {"in": m.noisy, "out": rendered(g, m.noisy)}
     if t.baseline is not None:

@@ -20,18 +20,22 @@ def available() -> bool:
     return True
 
 
-def _args(estimate, reference, frequencies_hz, thresholds_db_hl):
+def _score(metric, estimate, reference, sample_rate_hz, frequencies_hz, thresholds_db_hl, rms1_db_spl):
+    """`metric` ('haspi' or 'hasqi', pyclarity's v2 function of that module) of estimate against reference."""
     try:
+        from clarity.evaluator import haspi, hasqi
         from clarity.utils.audiogram import Audiogram
     except ImportError:
         raise InvalidInput(
             "HASPI/HASQI need the 'pyclarity' package (pip install 'hearpipe[clarity]')"
         ) from None
-    f = np.asarray(frequencies_hz, dtype=np.float64)
-    hl = np.asarray(thresholds_db_hl, dtype=np.float64)
+    fn = haspi.haspi_v2 if metric == "haspi" else hasqi.hasqi_v2
+    ag = Audiogram(levels=np.asarray(thresholds_db_hl, dtype=np.float64),
+                   frequencies=np.asarray(frequencies_hz, dtype=np.float64))  # fmt: skip
     ref = np.asarray(reference, dtype=np.float64).ravel()
     est = np.asarray(estimate, dtype=np.float64).ravel()
-    return ref, est, Audiogram(levels=hl, frequencies=f)
+    fs = float(sample_rate_hz)
+    return float(fn(ref, fs, est, fs, ag, level1=rms1_db_spl)[0])
 
 
 def haspi_v2(
@@ -43,11 +47,7 @@ def haspi_v2(
     rms1_db_spl: float,
 ) -> float:
     """HASPI v2 (0..1) of `estimate` heard by the listener against clean `reference` (normal hearing)."""
-    from clarity.evaluator.haspi import haspi_v2 as _haspi
-
-    ref, est, ag = _args(estimate, reference, frequencies_hz, thresholds_db_hl)
-    fs = float(sample_rate_hz)
-    return float(_haspi(ref, fs, est, fs, ag, level1=rms1_db_spl)[0])
+    return _score("haspi", estimate, reference, sample_rate_hz, frequencies_hz, thresholds_db_hl, rms1_db_spl)
 
 
 def hasqi_v2(
@@ -59,8 +59,4 @@ def hasqi_v2(
     rms1_db_spl: float,
 ) -> float:
     """HASQI v2 (0..1, combined) of `estimate` heard by the listener against clean `reference`."""
-    from clarity.evaluator.hasqi import hasqi_v2 as _hasqi
-
-    ref, est, ag = _args(estimate, reference, frequencies_hz, thresholds_db_hl)
-    fs = float(sample_rate_hz)
-    return float(_hasqi(ref, fs, est, fs, ag, level1=rms1_db_spl)[0])
+    return _score("hasqi", estimate, reference, sample_rate_hz, frequencies_hz, thresholds_db_hl, rms1_db_spl)
