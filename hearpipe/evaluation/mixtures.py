@@ -71,6 +71,17 @@ def speech_rms(level_db_spl: float, full_scale_db_spl: float) -> float:
     return 10 ** ((level_db_spl - full_scale_db_spl) / 20) / np.sqrt(2)
 
 
+def mix_at_snr(
+    s0: np.ndarray, v0: np.ndarray, snr_db: float, rms: float, level_of: str = "mixture"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy, clean) of unit-RMS speech `s0` and noise `v0` at `snr_db`, scaled so that the mixture
+    (`level_of="mixture"`) or the speech (`"speech"`) has RMS `rms` (full scale 1.0). The one mixing step
+    of the evaluation's mixtures and the training data."""
+    mix = s0 + v0 * 10 ** (-snr_db / 20)
+    g = rms / np.sqrt(np.mean(mix**2)) if level_of == "mixture" else rms
+    return mix * g, s0 * g
+
+
 def mixtures(
     speech_dir: str | Path,
     noise_dir: str | Path,
@@ -114,9 +125,8 @@ def mixtures(
             raise InvalidInput(f"{speech[i] if s_rms == 0 else noise[k]}: silent; cannot set its level")
         s0, v0 = s / s_rms, v / v_rms
         for snr in snrs_db:
-            mix = s0 + v0 * 10 ** (-snr / 20)
-            g = rms / np.sqrt(np.mean(mix**2)) if level_of == "mixture" else rms
-            out.append(Mixture(mix * g, s0 * g, float(snr), f"{speech[i].stem}+{noise[k].stem}@{snr:g}dB"))
+            noisy, clean = mix_at_snr(s0, v0, snr, rms, level_of)
+            out.append(Mixture(noisy, clean, float(snr), f"{speech[i].stem}+{noise[k].stem}@{snr:g}dB"))
     return out
 
 
