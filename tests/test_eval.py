@@ -149,3 +149,21 @@ def test_preset_dev_mixes_as_dev_mixtures(tmp_path, capsys):
     assert res["seed"] == mixtures.DEV.seed and res["preset"] == "dev" and res["level_db_spl"] is None
     for m, r in zip(want, res["files"]):  # the input's score is that of the preset's mixture
         assert r["in_si_snr"] == si_snr(m.noisy, m.clean)
+
+
+def test_haspi_hasqi_through_the_one_scoring_path(rng):
+    """With a listener, `scores` adds pyclarity's HASPI v2 / HASQI v2: the clean speech itself is more
+    intelligible than a noisy copy (pyclarity adds its own unseeded noise, so no exact values)."""
+    pytest.importorskip("clarity", reason="needs the optional 'pyclarity' package")
+    from hearpipe.evaluation.scoring import Listener, scores
+
+    fs = 16000
+    t = np.arange(fs) / fs
+    clean = 0.1 * np.sin(2 * np.pi * 300 * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t))
+    noisy = clean + 0.05 * rng.standard_normal(fs)
+    who = Listener((250.0, 1000.0, 4000.0), (20.0, 30.0, 50.0), "test")
+    a = scores(clean, clean, fs, who, 100.0, metrics=("haspi", "hasqi"))
+    b = scores(noisy, clean, fs, who, 100.0, metrics=("haspi", "hasqi"))
+    assert set(a) == {"haspi", "hasqi"} and all(0 <= v <= 1 for v in (*a.values(), *b.values()))
+    assert a["haspi"] > b["haspi"] and a["hasqi"] > b["hasqi"]
+    assert scores(noisy, clean, fs, None, 100.0, metrics=("haspi",)) == {}  # no listener, no HASPI

@@ -101,11 +101,9 @@ def scores(
     if "estoi" in metrics:
         r["estoi"] = stoi(y, clean, int(fs), extended=True)
     if who is not None and rms1_db_spl is not None and clarity.available():
-        args = (fs, who.frequencies_hz, who.thresholds_db_hl, rms1_db_spl)
-        if "haspi" in metrics:
-            r["haspi"] = clarity.haspi_v2(y, clean, *args)
-        if "hasqi" in metrics:
-            r["hasqi"] = clarity.hasqi_v2(y, clean, *args)
+        for k in ("haspi", "hasqi"):
+            if k in metrics:
+                r[k] = clarity.v2(k, y, clean, fs, who.frequencies_hz, who.thresholds_db_hl, rms1_db_spl)
     return r
 
 

@@ -20,8 +20,17 @@ def available() -> bool:
     return True
 
 
-def _score(metric, estimate, reference, sample_rate_hz, frequencies_hz, thresholds_db_hl, rms1_db_spl):
-    """`metric` ('haspi' or 'hasqi', pyclarity's v2 function of that module) of estimate against reference."""
+def v2(
+    metric: str,
+    estimate: np.ndarray,
+    reference: np.ndarray,
+    sample_rate_hz: float,
+    frequencies_hz: Sequence[float],
+    thresholds_db_hl: Sequence[float],
+    rms1_db_spl: float,
+) -> float:
+    """HASPI v2 (`metric="haspi"`: intelligibility, 0..1) or HASQI v2 (`"hasqi"`: quality, 0..1, combined)
+    of `estimate` heard by the listener against clean `reference` (heard with normal hearing)."""
     try:
         from clarity.evaluator import haspi, hasqi
         from clarity.utils.audiogram import Audiogram
@@ -29,34 +38,10 @@ def _score(metric, estimate, reference, sample_rate_hz, frequencies_hz, threshol
         raise InvalidInput(
             "HASPI/HASQI need the 'pyclarity' package (pip install 'hearpipe[clarity]')"
         ) from None
-    fn = haspi.haspi_v2 if metric == "haspi" else hasqi.hasqi_v2
+    fn = {"haspi": haspi.haspi_v2, "hasqi": hasqi.hasqi_v2}[metric]
     ag = Audiogram(levels=np.asarray(thresholds_db_hl, dtype=np.float64),
                    frequencies=np.asarray(frequencies_hz, dtype=np.float64))  # fmt: skip
     ref = np.asarray(reference, dtype=np.float64).ravel()
     est = np.asarray(estimate, dtype=np.float64).ravel()
     fs = float(sample_rate_hz)
     return float(fn(ref, fs, est, fs, ag, level1=rms1_db_spl)[0])
-
-
-def haspi_v2(
-    estimate: np.ndarray,
-    reference: np.ndarray,
-    sample_rate_hz: float,
-    frequencies_hz: Sequence[float],
-    thresholds_db_hl: Sequence[float],
-    rms1_db_spl: float,
-) -> float:
-    """HASPI v2 (0..1) of `estimate` heard by the listener against clean `reference` (normal hearing)."""
-    return _score("haspi", estimate, reference, sample_rate_hz, frequencies_hz, thresholds_db_hl, rms1_db_spl)
-
-
-def hasqi_v2(
-    estimate: np.ndarray,
-    reference: np.ndarray,
-    sample_rate_hz: float,
-    frequencies_hz: Sequence[float],
-    thresholds_db_hl: Sequence[float],
-    rms1_db_spl: float,
-) -> float:
-    """HASQI v2 (0..1, combined) of `estimate` heard by the listener against clean `reference`."""
-    return _score("hasqi", estimate, reference, sample_rate_hz, frequencies_hz, thresholds_db_hl, rms1_db_spl)
