@@ -38,11 +38,11 @@ def plot_dir(out_dir: str | Path) -> Path:
     return out
 
 
-def save(fig, path: Path, dpi: int = 120, tight: bool = True) -> Path:
-    """Write one figure and free it."""
+def save(fig, path, dpi: int = 120, tight: bool = True):
+    """Write one figure as PNG to `path` (a file name or a binary buffer) and free it."""
     if tight:
         fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
+    fig.savefig(path, format="png", dpi=dpi)
     pyplot().close(fig)
     return path
 

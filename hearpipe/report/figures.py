@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 
-from hearpipe.plots import pyplot, spectrogram_db
+from hearpipe.plots import pyplot, save, spectrogram_db
 
 LEVELS_DB_SPL = (50.0, 65.0, 80.0)
 
@@ -19,9 +19,7 @@ def data_uri(data: bytes, mime: str) -> str:
 
 def _png(fig) -> str:
     buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    pyplot().close(fig)
+    save(fig, buf, dpi=100)
     return data_uri(buf.getvalue(), "image/png")
 
 
