@@ -64,11 +64,13 @@ def cached_graph(graph: str, device: str | None) -> Graph:
     return load_graph(graph, device=device)
 
 
-def rendered(graph: Graph, x: np.ndarray) -> np.ndarray:
+def rendered(graph: Graph, x: np.ndarray, name: str = "in") -> np.ndarray:
     """`x` through `graph` by the file path `hearpipe render --compensate-latency` takes: written as a
-    64-bit float WAV (lossless), rendered to another, read back; channel 0 of the output."""
+    64-bit float WAV (lossless) named `name` (so a render notice names the mixture), rendered to another,
+    read back; channel 0 of the output."""
     with tempfile.TemporaryDirectory(prefix="hearpipe-eval-") as d:
-        src, dst = Path(d) / "in.wav", Path(d) / "out.wav"
+        (Path(d) / "in").mkdir()
+        src, dst = Path(d) / "in" / f"{name.replace('/', '_')}.wav", Path(d) / "out.wav"
         sf.write(str(src), x, int(graph.sample_rate_hz), subtype="DOUBLE")
         render_file(graph, src, dst, compensate_latency=True, progress=False, subtype="DOUBLE")
         y, _ = sf.read(str(dst), dtype="float64", always_2d=True)
@@ -125,9 +127,9 @@ def score_task(t: Task) -> dict[str, Any]:
     fs = float(g.sample_rate_hz)
     rms1 = mean_square_db_spl(1.0, float(g.spec.full_scale_db_spl))  # the level of RMS 1
     row: dict[str, Any] = {"name": m.name, "snr_db": m.snr_db, "seconds": len(m.clean) / fs}
-    outs = {"in": m.noisy, "out": rendered(g, m.noisy)}
+    outs = {"in": m.noisy, "out": rendered(g, m.noisy, m.name)}
     if t.baseline is not None:
-        outs["base"] = rendered(cached_graph(t.baseline, t.device), m.noisy)
+        outs["base"] = rendered(cached_graph(t.baseline, t.device), m.noisy, m.name)
     for prefix, y in outs.items():
         for k, v in scores(y, m.clean, fs, t.who, rms1).items():
             row[f"{prefix}_{k}"] = v
