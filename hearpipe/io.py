@@ -195,6 +195,13 @@ def render_file(
         raise InvalidInput(f"{dst}: output folder {out_dir} is not writable")
     fmt = _output_format(dst)
     subtype = subtype or (info.subtype if sf.check_format(fmt, info.subtype) else sf.default_subtype(fmt))
+    # the warm-up (compiled kernels before the clock starts, then the state cleared again) comes before the
+    # temporary file: a signal during a long first compile then leaves no .part behind
+    t_warm = time.perf_counter()
+    g.reset()
+    g.process(np.zeros((info.channels, WARMUP_BLOCKS * g.block_size)))
+    g.flush()
+    warmup_s = time.perf_counter() - t_warm
     _remove_stale_parts(dst)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.{os.getpid()}.", suffix=PART, dir=out_dir)
@@ -205,11 +212,6 @@ def render_file(
     clipped_in = clipped_out = read = 0
     sq_in = sq_out = 0.0  # sums of squares and sample counts: the levels of whole files read in blocks
     n_in = n_out = 0
-    t_warm = time.perf_counter()
-    g.reset()  # the warm-up: compiled kernels before the clock starts, then the state cleared again
-    g.process(np.zeros((info.channels, WARMUP_BLOCKS * g.block_size)))
-    g.flush()
-    warmup_s = time.perf_counter() - t_warm
     bar = Progress(info.duration, f"{src.name}", "s audio", enabled=progress, min_total=10.0)
     t0 = time.perf_counter()
     try:
