@@ -122,6 +122,30 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
+def write_text(path: str | Path, text: str, make_folders: bool = False) -> Path:
+    """Write `text` to a temporary file beside `path`, then rename: a reader never sees half a file. The
+    folder must exist unless `make_folders`. The one atomic text writer (reports, results, fitted graphs)."""
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if make_folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InvalidInput(f"{p}: cannot create the folder {folder} ({e.strerror})") from None
+    if not folder.is_dir():
+        raise InvalidInput(f"{p}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=PART, dir=folder)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, _new_file_mode())  # mkstemp's 0o600 would make the file private to its writer
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
@@ -171,9 +195,10 @@ def render_file(
         raise InvalidInput(f"{dst}: output folder {out_dir} is not writable")
     fmt = _output_format(dst)
     subtype = subtype or (info.subtype if sf.check_format(fmt, info.subtype) else sf.default_subtype(fmt))
-    # before the temporary file exists: a signal during a long first compile leaves nothing behind
+    # the warm-up (compiled kernels before the clock starts, then the state cleared again) comes before the
+    # temporary file: a signal during a long first compile then leaves no .part behind
     t_warm = time.perf_counter()
-    g.reset()  # the warm-up: compiled kernels before the clock starts, then the state cleared again
+    g.reset()
     g.process(np.zeros((info.channels, WARMUP_BLOCKS * g.block_size)))
     g.flush()
     warmup_s = time.perf_counter() - t_warm

@@ -10,10 +10,11 @@ import pytest
 import soundfile as sf
 
 from hearpipe.cli import main
-from hearpipe.evaluation import corpus
+from hearpipe.evaluation import mixtures
 from hearpipe.evaluation.scoring import write_csv, write_json
 from hearpipe.graph.engine import load_graph
 from hearpipe.io import render
+from hearpipe.metrics.si_snr import si_snr
 from tests.conftest import data_dir
 
 pesq_pkg = pytest.importorskip("pesq", reason="needs the 'pesq' package (the eval/test extras)")
@@ -44,8 +45,8 @@ def test_eval_scores_match_independent_formula_and_the_packages(tmp_path, capsys
     assert main(["eval", *args, "--seed", "3", "--json", "-q"]) == 0
     res = json.loads(capsys.readouterr().out)
     g = load_graph("enhance")
-    mixes = corpus.mixtures(speech, noise, [0, 5], sample_rate_hz=16000, full_scale_db_spl=g.spec.full_scale_db_spl,
-                            seconds=1.5, seed=3)  # fmt: skip
+    mixes = mixtures.mixtures(speech, noise, [0, 5], sample_rate_hz=16000,
+                              rms=mixtures.speech_rms(65.0, g.spec.full_scale_db_spl), seconds=1.5, seed=3)  # fmt: skip
     assert [r["name"] for r in res["files"]] == [m.name for m in mixes]
     for m, row in zip(mixes, res["files"]):
         sf.write(tmp_path / "noisy.wav", m.noisy, 16000, subtype="DOUBLE")
@@ -67,10 +68,10 @@ def test_eval_scores_match_independent_formula_and_the_packages(tmp_path, capsys
 @pytest.mark.data
 def test_mixtures_are_deterministic_and_at_the_level_asked(tmp_path):
     speech, noise = small_corpus(tmp_path, n_speech=3, n_noise=3)
-    kw = {"sample_rate_hz": 16000, "full_scale_db_spl": 110.0, "seconds": 1.0, "level_db_spl": 70.0}
-    a = corpus.mixtures(speech, noise, [0, 10], seed=7, **kw)
-    b = corpus.mixtures(speech, noise, [0, 10], seed=7, **kw)
-    c = corpus.mixtures(speech, noise, [0, 10], seed=8, **kw)
+    kw = {"sample_rate_hz": 16000, "rms": mixtures.speech_rms(70.0, 110.0), "seconds": 1.0}
+    a = mixtures.mixtures(speech, noise, [0, 10], seed=7, **kw)
+    b = mixtures.mixtures(speech, noise, [0, 10], seed=7, **kw)
+    c = mixtures.mixtures(speech, noise, [0, 10], seed=8, **kw)
     assert [m.name for m in a] == [m.name for m in b]
     assert all(np.array_equal(x.noisy, y.noisy) and np.array_equal(x.clean, y.clean) for x, y in zip(a, b))
     assert any(not np.array_equal(x.noisy, y.noisy) for x, y in zip(a, c))
@@ -104,7 +105,7 @@ def test_pairs_with_noisy_and_clean_stems(tmp_path, capsys):
 
 def test_eval_without_a_corpus_is_one_clear_error(capsys):
     assert main(["eval", "passthrough"]) == 2
-    assert "give --speech DIR and --noise DIR, or --pairs DIR" in capsys.readouterr().err
+    assert "give --speech DIR and --noise DIR, --preset NAME, or --pairs DIR" in capsys.readouterr().err
 
 
 def test_json_and_csv_are_written_atomically(tmp_path, monkeypatch):
@@ -124,3 +125,45 @@ def test_json_and_csv_are_written_atomically(tmp_path, monkeypatch):
         write_csv(tmp_path / "new.csv", rows)
     assert (tmp_path / "r.json").read_text() == before  # the old file whole, no new one, no temporary left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.json"]
+
+
+@pytest.mark.data
+def test_preset_dev_mixes_as_dev_mixtures(tmp_path, capsys):
+    """`hearpipe eval --preset dev` scores the mixtures `hearpipe evaluate` scores (one generator)."""
+    speech, noise = small_corpus(tmp_path)
+    args = [
+        "passthrough",
+        "--preset",
+        "dev",
+        "--speech",
+        str(speech),
+        "--noise",
+        str(noise),
+        "--seconds",
+        "0.5",
+    ]
+    assert main(["eval", *args, "--json", "-q"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    want = mixtures.preset_mixtures(mixtures.DEV, speech, noise, seconds=0.5)
+    assert [r["name"] for r in res["files"]] == [m.name for m in want] and len(want) == 4
+    assert res["seed"] == mixtures.DEV.seed and res["preset"] == "dev" and res["level_db_spl"] is None
+    for m, r in zip(want, res["files"]):  # the input's score is that of the preset's mixture
+        assert r["in_si_snr"] == si_snr(m.noisy, m.clean)
+
+
+def test_haspi_hasqi_through_the_one_scoring_path(rng):
+    """With a listener, `scores` adds pyclarity's HASPI v2 / HASQI v2: the clean speech itself is more
+    intelligible than a noisy copy (pyclarity adds its own unseeded noise, so no exact values)."""
+    pytest.importorskip("clarity", reason="needs the optional 'pyclarity' package")
+    from hearpipe.evaluation.scoring import Listener, scores
+
+    fs = 16000
+    t = np.arange(fs) / fs
+    clean = 0.1 * np.sin(2 * np.pi * 300 * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t))
+    noisy = clean + 0.05 * rng.standard_normal(fs)
+    who = Listener((250.0, 1000.0, 4000.0), (20.0, 30.0, 50.0), "test")
+    a = scores(clean, clean, fs, who, 100.0, metrics=("haspi", "hasqi"))
+    b = scores(noisy, clean, fs, who, 100.0, metrics=("haspi", "hasqi"))
+    assert set(a) == {"haspi", "hasqi"} and all(0 <= v <= 1 for v in (*a.values(), *b.values()))
+    assert a["haspi"] > b["haspi"] and a["hasqi"] > b["hasqi"]
+    assert scores(noisy, clean, fs, None, 100.0, metrics=("haspi",)) == {}  # no listener, no HASPI

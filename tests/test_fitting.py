@@ -150,7 +150,7 @@ def test_fit_cli_writes_a_two_ear_graph_that_checks_anywhere(tmp_path, capsys):
         "insertion_gain_left.png",
         "insertion_gain_right.png",
     ]
-    assert not list(out.parent.glob(".*tmp"))  # written atomically: no temporary file left
+    assert not list(out.parent.glob(".*part"))  # written atomically: no temporary file left
     copy = tmp_path / "elsewhere" / "client.yaml"
     copy.parent.mkdir()
     copy.write_bytes(out.read_bytes())

@@ -144,3 +144,28 @@ def test_modules_are_small():
         if (n := len(p.read_text().splitlines())) > MAX_LINES and not p.name.endswith(KERNEL_FILES)
     }
     assert long == {}
+
+
+# the direction of the house: each layer on the left never imports any on the right (a package name
+# covers its submodules)
+LAYERS = {
+    ("hearpipe.dsp", "hearpipe.models", "hearpipe.budget"): ("hearpipe.graph", "hearpipe.io", "hearpipe.cli"),
+    ("hearpipe.graph", "hearpipe.blocks"): (
+        "hearpipe.io", "hearpipe.cli", "hearpipe.evaluation", "hearpipe.report", "hearpipe.testbox",
+    ),
+}  # fmt: skip
+
+
+def _within(mod: str, prefixes) -> bool:
+    return any(mod == p or mod.startswith(p + ".") for p in prefixes)
+
+
+def test_lower_layers_never_import_upper_ones():
+    bad = {
+        m: sorted(t for t in ts if _within(t, upper))
+        for lower, upper in LAYERS.items()
+        for m, ts in GRAPH.items()
+        if _within(m, lower)
+    }
+    assert {m: ts for m, ts in bad.items() if ts} == {}
+    assert GRAPH  # the walk found the package (an empty graph would pass every check)

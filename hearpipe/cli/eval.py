@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
+from hearpipe.datadir import default_data_dir
 from hearpipe.errors import InvalidInput
-from hearpipe.evaluation import corpus
+from hearpipe.evaluation import mixtures
 from hearpipe.evaluation.scoring import (
     METRICS,
     Task,
@@ -39,14 +41,20 @@ def add_parser(sub) -> None:
     p.add_argument("graph", help="graph file (YAML) or shipped graph name")
     p.add_argument("--speech", help="folder of clean speech files")
     p.add_argument("--noise", help="folder of noise recordings")
+    p.add_argument("--snr", type=float, nargs="+", help="SNRs in dB (default 0 5 10, or the preset's)")
     p.add_argument(
-        "--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0], help="SNRs in dB (default 0 5 10)"
+        "--preset",
+        choices=sorted(mixtures.PRESETS),
+        help="a named mixture protocol on the data folder (dev: the dev set that `hearpipe evaluate` and the "
+        "recorded figures use; 0 and 5 dB SNR, 6 s, seed 20260, mixtures at -25 dBFS RMS); --seconds, --seed "
+        "and --snr override it",
     )
+    p.add_argument("--data", help="with --preset: data folder (default $HEARPIPE_DATA or ../shared/data)")
     p.add_argument("--pairs", help="score existing pairs: noisy/ + clean/ subfolders, or NAME_noisy.* files")
     p.add_argument("--clean", help="with --pairs of NAME_noisy.* files: the folder of NAME_clean.* files")
     p.add_argument("--device", help="device profile: run its arithmetic (e.g. fixed point)")
     p.add_argument("--seconds", type=float, help="use the first S seconds of each speech file")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise draw (default 0)")
+    p.add_argument("--seed", type=int, help="seed of the noise draw (default 0, or the preset's)")
     p.add_argument("--level-db-spl", type=float, default=65.0, help="speech level in dB SPL (default 65)")
     p.add_argument("--baseline", help="a second graph scored on the same mixtures (per-file differences)")
     p.add_argument(
@@ -68,12 +76,27 @@ def add_parser(sub) -> None:
 
 def _items(a, g):
     if a.pairs:
-        return corpus.pairs(a.pairs, g.sample_rate_hz, a.clean)
+        return mixtures.pairs(a.pairs, g.sample_rate_hz, a.clean)
+    if a.preset:
+        if g.sample_rate_hz != mixtures.SAMPLE_RATE:
+            raise InvalidInput(
+                f"--preset mixes {mixtures.SAMPLE_RATE} Hz data; the graph runs at {g.sample_rate_hz:g} Hz"
+            )
+        d = Path(a.data) if a.data else default_data_dir()
+        return mixtures.preset_mixtures(mixtures.PRESETS[a.preset], a.speech or d / "dev" / "speech",
+                                        a.noise or d / "dev" / "noise", snrs_db=a.snr, seconds=a.seconds,
+                                        seed=_seed(a))  # fmt: skip
     if not (a.speech and a.noise):
-        raise InvalidInput("give --speech DIR and --noise DIR, or --pairs DIR")
-    return corpus.mixtures(a.speech, a.noise, a.snr, sample_rate_hz=g.sample_rate_hz,
-                           full_scale_db_spl=g.spec.full_scale_db_spl, level_db_spl=a.level_db_spl,
-                           seconds=a.seconds, seed=a.seed)  # fmt: skip
+        raise InvalidInput("give --speech DIR and --noise DIR, --preset NAME, or --pairs DIR")
+    rms = mixtures.speech_rms(a.level_db_spl, g.spec.full_scale_db_spl)
+    return mixtures.mixtures(a.speech, a.noise, a.snr or [0.0, 5.0, 10.0], sample_rate_hz=g.sample_rate_hz,
+                             rms=rms, seconds=a.seconds, seed=_seed(a))  # fmt: skip
+
+
+def _seed(a) -> int:
+    if a.seed is not None:
+        return a.seed
+    return mixtures.PRESETS[a.preset].seed if a.preset else 0
 
 
 def _fmt(s: dict | None) -> str:
@@ -116,8 +139,9 @@ def run(a) -> int:
         "baseline": a.baseline,
         "device": g.device.name if g.device else None,
         "listener": who.source if who else None,
-        "level_db_spl": None if a.pairs else a.level_db_spl,
-        "seed": None if a.pairs else a.seed,
+        "preset": a.preset,
+        "level_db_spl": None if a.pairs or a.preset else a.level_db_spl,
+        "seed": None if a.pairs else _seed(a),
         "aggregate": aggregate(rows),
         "by_snr_db": by_snr(rows),
         "files": rows,

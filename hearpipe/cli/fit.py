@@ -9,8 +9,6 @@ left, channel 1 right). It is written atomically (temporary file beside it, then
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import yaml
@@ -21,6 +19,7 @@ from hearpipe.dsp.prescription import RULES, prescribe
 from hearpipe.errors import InvalidInput
 from hearpipe.graph.engine import Graph, graph_path
 from hearpipe.graph.spec import GraphSpec
+from hearpipe.io import write_text
 from hearpipe.testbox.ears import FITTING_TYPES
 from hearpipe.testbox.measure import speech_insertion_gain
 from hearpipe.testbox.plots import plot_audiogram, plot_insertion_gain
@@ -74,18 +73,6 @@ def fitted_spec(template: dict, audiogram: Audiogram, ears: list[str], rule: str
     return doc
 
 
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run(a) -> int:
     doc = read_document(a.audiogram)
     ag = validate(Audiogram, doc, a.audiogram)
@@ -115,7 +102,7 @@ def run(a) -> int:
             r["measured_db"] = [round(v, 2) for v in measured]
         result["template"] = str(path)
         if out:
-            write_atomically(out, yaml.safe_dump(spec, sort_keys=False))
+            write_text(out, yaml.safe_dump(spec, sort_keys=False), make_folders=True)
             result["graph"] = str(out)
     if a.plot:
         result["plots"] = [str(plot_audiogram(ag, a.plot, ears))]

@@ -80,7 +80,7 @@ def run(a) -> int:
     )
     plots = []
     if a.plot:
-        from hearpipe.render_plot import plot_before_after  # matplotlib and its import time only when asked
+        from hearpipe.plots.render import plot_before_after  # matplotlib and its import time only when asked
 
         plots = [str(plot_before_after(r, g, a.plot, a.compensate_latency)) for r in results]
     if a.json:

@@ -1,4 +1,5 @@
-"""Scoring enhancers on dev mixtures: SI-SNR improvement (and STOI) overall, per SNR, per noise.
+"""Scoring enhancers on dev mixtures (`hearpipe evaluate`): SI-SNR improvement (and STOI) overall, per
+SNR, per noise, each mixture scored by `scoring.scores` (the one scoring path, shared with `hearpipe eval`).
 
 An enhancer is a function from a mono float array to an array of the same length, aligned with the
 input: the float reference (`float_enhancer`, the models' own numpy network), the bit-true fixed point
@@ -16,10 +17,9 @@ import numpy as np
 
 from hearpipe.dsp import wola
 from hearpipe.dsp.windows import analysis_window, dual_window
-from hearpipe.evaluation.mixtures import Mixture
+from hearpipe.evaluation.mixtures import SAMPLE_RATE, Mixture
+from hearpipe.evaluation.scoring import scores
 from hearpipe.graph.engine import load_graph
-from hearpipe.metrics.si_snr import si_snr
-from hearpipe.metrics.stoi import stoi
 from hearpipe.models.groupcomm.frontend import enhance
 from hearpipe.models.groupcomm.reference import read_weights
 from hearpipe.models.weights import resolve_weights
@@ -40,6 +40,7 @@ def evaluate(
     per dev noise recording and speech corpus (the speech file name's prefix). Per-mixture scores are
     appended to `rows` when given. `oracle` > 0 scores `oracle_irm` with that window instead of `enhance`."""
     rows = [] if rows is None else rows
+    metrics = ("si_snr", "stoi") if with_stoi else ("si_snr",)
     for m in mixtures:
         y = oracle_irm(m, oracle) if oracle else enhance(m.noisy)
         y = np.asarray(y, dtype=np.float64).ravel()[: len(m.clean)]
@@ -47,13 +48,12 @@ def evaluate(
             "snr": m.snr_db,
             "noise": m.name.split("+")[1].rsplit("@", 1)[0],
             "corpus": m.name.split("+")[0].split("_")[0],  # speech file-name prefix: libri, vctk, ...
-            "si_snr_in": si_snr(m.noisy, m.clean),
-            "si_snr_out": si_snr(y, m.clean),
-            "name": m.name,
         }
-        if with_stoi:
-            r["stoi_in"] = stoi(m.noisy, m.clean)
-            r["stoi_out"] = stoi(y, m.clean)
+        s_in = scores(m.noisy, m.clean, SAMPLE_RATE, metrics=metrics)
+        s_out = scores(y, m.clean, SAMPLE_RATE, metrics=metrics)
+        for k in metrics:
+            r[f"{k}_in"], r[f"{k}_out"] = s_in[k], s_out[k]
+        r["name"] = m.name
         rows.append(r)
     res: dict[str, float] = {}
     keys = [k for k in rows[0] if k not in ("snr", "noise", "corpus", "name")]

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hearpipe.dsp import wola
-from hearpipe.dsp.windows import analysis_window
 from hearpipe.evaluation.mixtures import SAMPLE_RATE, Mixture
-from hearpipe.plots import plot_dir, pyplot, save
+from hearpipe.plots import plot_dir, pyplot, save, spectrogram_db
 
 
 def plot_enhancement(
@@ -20,13 +18,12 @@ def plot_enhancement(
     si_snri_by_noise.png (mean SI-SNR improvement per dev noise and SNR) into out_dir."""
     plt = pyplot()
     out = plot_dir(out_dir)
-    fs, window = SAMPLE_RATE, analysis_window("hann", 512)
+    fs = SAMPLE_RATE
     sigs = [("noisy", mixture.noisy), ("enhanced", np.asarray(enhanced)[: len(mixture.clean)]),
             ("clean", mixture.clean)]  # fmt: skip
     fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True, sharey=True)
     for ax, (label, x) in zip(axes, sigs):
-        S = 20 * np.log10(np.abs(wola.stft(x, window, 128)) / window.sum() + 1e-7)  # |X| / sum(window)
-        im = ax.imshow(S, origin="lower", aspect="auto", extent=(0, len(x) / fs, 0, fs / 2), vmin=-100,
+        im = ax.imshow(spectrogram_db(x, 512, 128), origin="lower", aspect="auto", extent=(0, len(x) / fs, 0, fs / 2), vmin=-100,
                        vmax=-20, cmap="magma")  # fmt: skip
         ax.set(ylabel="frequency (Hz)", title=label)
     axes[-1].set_xlabel("time (s)")

@@ -10,8 +10,8 @@ import functools
 import io
 import json
 import math
-import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,11 @@ import soundfile as sf
 from scipy import stats
 
 from hearpipe.dsp.audiogram import load_audiogram
-from hearpipe.errors import InvalidInput
 from hearpipe.evaluation.mixtures import Mixture
 from hearpipe.graph.engine import Graph, load_graph
-from hearpipe.io import render_file
+from hearpipe.io import render_file, write_text
 from hearpipe.metrics import clarity
+from hearpipe.metrics.level import mean_square_db_spl
 from hearpipe.metrics.pesq import pesq_wb
 from hearpipe.metrics.sdr import sdr
 from hearpipe.metrics.si_snr import si_snr
@@ -64,11 +64,13 @@ def cached_graph(graph: str, device: str | None) -> Graph:
     return load_graph(graph, device=device)
 
 
-def rendered(graph: Graph, x: np.ndarray) -> np.ndarray:
+def rendered(graph: Graph, x: np.ndarray, name: str = "in") -> np.ndarray:
     """`x` through `graph` by the file path `hearpipe render --compensate-latency` takes: written as a
-    64-bit float WAV (lossless), rendered to another, read back; channel 0 of the output."""
+    64-bit float WAV (lossless) named `name` (so a render notice names the mixture), rendered to another,
+    read back; channel 0 of the output."""
     with tempfile.TemporaryDirectory(prefix="hearpipe-eval-") as d:
-        src, dst = Path(d) / "in.wav", Path(d) / "out.wav"
+        (Path(d) / "in").mkdir()
+        src, dst = Path(d) / "in" / f"{name.replace('/', '_')}.wav", Path(d) / "out.wav"
         sf.write(str(src), x, int(graph.sample_rate_hz), subtype="DOUBLE")
         render_file(graph, src, dst, compensate_latency=True, progress=False, subtype="DOUBLE")
         y, _ = sf.read(str(dst), dtype="float64", always_2d=True)
@@ -76,20 +78,34 @@ def rendered(graph: Graph, x: np.ndarray) -> np.ndarray:
 
 
 def scores(
-    y: np.ndarray, clean: np.ndarray, fs: float, who: Listener | None, rms1_db_spl: float
+    y: np.ndarray,
+    clean: np.ndarray,
+    fs: float,
+    who: Listener | None = None,
+    rms1_db_spl: float | None = None,
+    metrics: Sequence[str] = METRICS,
 ) -> dict[str, float]:
-    """Every metric of `y` against `clean` (NaN where a metric does not apply, e.g. PESQ off 16 kHz)."""
-    r = {"si_snr": si_snr(y, clean), "sdr": sdr(y, clean)}
-    try:
-        r["pesq"] = pesq_wb(y, clean, int(fs)) if int(fs) == 16000 else math.nan
-    except Exception:  # pesq raises its own errors for e.g. no detected utterance: a missing score
-        r["pesq"] = math.nan
-    r["stoi"] = stoi(y, clean, int(fs))
-    r["estoi"] = stoi(y, clean, int(fs), extended=True)
-    if who is not None and clarity.available():
-        args = (fs, who.frequencies_hz, who.thresholds_db_hl, rms1_db_spl)
-        r["haspi"] = clarity.haspi_v2(y, clean, *args)
-        r["hasqi"] = clarity.hasqi_v2(y, clean, *args)
+    """The `metrics` of `y` against `clean` (NaN where a metric does not apply, e.g. PESQ off 16 kHz;
+    HASPI/HASQI only with a listener, pyclarity and the level of RMS 1 in dB SPL). The one scoring path
+    of `hearpipe eval` and `hearpipe evaluate`."""
+    r = {}
+    if "si_snr" in metrics:
+        r["si_snr"] = si_snr(y, clean)
+    if "sdr" in metrics:
+        r["sdr"] = sdr(y, clean)
+    if "pesq" in metrics:
+        try:
+            r["pesq"] = pesq_wb(y, clean, int(fs)) if int(fs) == 16000 else math.nan
+        except Exception:  # pesq raises its own errors for e.g. no detected utterance: a missing score
+            r["pesq"] = math.nan
+    if "stoi" in metrics:
+        r["stoi"] = stoi(y, clean, int(fs))
+    if "estoi" in metrics:
+        r["estoi"] = stoi(y, clean, int(fs), extended=True)
+    if who is not None and rms1_db_spl is not None and clarity.available():
+        for k in ("haspi", "hasqi"):
+            if k in metrics:
+                r[k] = clarity.v2(k, y, clean, fs, who.frequencies_hz, who.thresholds_db_hl, rms1_db_spl)
     return r
 
 
@@ -109,11 +125,11 @@ def score_task(t: Task) -> dict[str, Any]:
     g = cached_graph(t.graph, t.device)
     m = t.mixture
     fs = float(g.sample_rate_hz)
-    rms1 = float(g.spec.full_scale_db_spl) + 10 * math.log10(2)  # level of RMS 1: full-scale sine + 3 dB
+    rms1 = mean_square_db_spl(1.0, float(g.spec.full_scale_db_spl))  # the level of RMS 1
     row: dict[str, Any] = {"name": m.name, "snr_db": m.snr_db, "seconds": len(m.clean) / fs}
-    outs = {"in": m.noisy, "out": rendered(g, m.noisy)}
+    outs = {"in": m.noisy, "out": rendered(g, m.noisy, m.name)}
     if t.baseline is not None:
-        outs["base"] = rendered(cached_graph(t.baseline, t.device), m.noisy)
+        outs["base"] = rendered(cached_graph(t.baseline, t.device), m.noisy, m.name)
     for prefix, y in outs.items():
         for k, v in scores(y, m.clean, fs, t.who, rms1).items():
             row[f"{prefix}_{k}"] = v
@@ -146,24 +162,6 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def by_snr(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
     snrs = sorted({r["snr_db"] for r in rows if np.isfinite(r["snr_db"])})
     return {f"{s:g}": aggregate([r for r in rows if r["snr_db"] == s]) for s in snrs}
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Write `text` to a temporary file beside `path`, then rename: a reader never sees half a file."""
-    p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise InvalidInput(f"{p}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
 
 
 def write_json(path: str | Path, result: dict[str, Any]) -> Path:

@@ -20,47 +20,28 @@ def available() -> bool:
     return True
 
 
-def _args(estimate, reference, frequencies_hz, thresholds_db_hl):
+def v2(
+    metric: str,
+    estimate: np.ndarray,
+    reference: np.ndarray,
+    sample_rate_hz: float,
+    frequencies_hz: Sequence[float],
+    thresholds_db_hl: Sequence[float],
+    rms1_db_spl: float,
+) -> float:
+    """HASPI v2 (`metric="haspi"`: intelligibility, 0..1) or HASQI v2 (`"hasqi"`: quality, 0..1, combined)
+    of `estimate` heard by the listener against clean `reference` (heard with normal hearing)."""
     try:
+        from clarity.evaluator import haspi, hasqi
         from clarity.utils.audiogram import Audiogram
     except ImportError:
         raise InvalidInput(
             "HASPI/HASQI need the 'pyclarity' package (pip install 'hearpipe[clarity]')"
         ) from None
-    f = np.asarray(frequencies_hz, dtype=np.float64)
-    hl = np.asarray(thresholds_db_hl, dtype=np.float64)
+    fn = {"haspi": haspi.haspi_v2, "hasqi": hasqi.hasqi_v2}[metric]
+    ag = Audiogram(levels=np.asarray(thresholds_db_hl, dtype=np.float64),
+                   frequencies=np.asarray(frequencies_hz, dtype=np.float64))  # fmt: skip
     ref = np.asarray(reference, dtype=np.float64).ravel()
     est = np.asarray(estimate, dtype=np.float64).ravel()
-    return ref, est, Audiogram(levels=hl, frequencies=f)
-
-
-def haspi_v2(
-    estimate: np.ndarray,
-    reference: np.ndarray,
-    sample_rate_hz: float,
-    frequencies_hz: Sequence[float],
-    thresholds_db_hl: Sequence[float],
-    rms1_db_spl: float,
-) -> float:
-    """HASPI v2 (0..1) of `estimate` heard by the listener against clean `reference` (normal hearing)."""
-    from clarity.evaluator.haspi import haspi_v2 as _haspi
-
-    ref, est, ag = _args(estimate, reference, frequencies_hz, thresholds_db_hl)
     fs = float(sample_rate_hz)
-    return float(_haspi(ref, fs, est, fs, ag, level1=rms1_db_spl)[0])
-
-
-def hasqi_v2(
-    estimate: np.ndarray,
-    reference: np.ndarray,
-    sample_rate_hz: float,
-    frequencies_hz: Sequence[float],
-    thresholds_db_hl: Sequence[float],
-    rms1_db_spl: float,
-) -> float:
-    """HASQI v2 (0..1, combined) of `estimate` heard by the listener against clean `reference`."""
-    from clarity.evaluator.hasqi import hasqi_v2 as _hasqi
-
-    ref, est, ag = _args(estimate, reference, frequencies_hz, thresholds_db_hl)
-    fs = float(sample_rate_hz)
-    return float(_hasqi(ref, fs, est, fs, ag, level1=rms1_db_spl)[0])
+    return float(fn(ref, fs, est, fs, ag, level1=rms1_db_spl)[0])

@@ -8,9 +8,7 @@ import io
 
 import numpy as np
 
-from hearpipe.dsp import wola
-from hearpipe.dsp.windows import analysis_window
-from hearpipe.plots import pyplot
+from hearpipe.plots import pyplot, save, spectrogram_db
 
 LEVELS_DB_SPL = (50.0, 65.0, 80.0)
 
@@ -21,9 +19,7 @@ def data_uri(data: bytes, mime: str) -> str:
 
 def _png(fig) -> str:
     buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    pyplot().close(fig)
+    save(fig, buf, dpi=100)
     return data_uri(buf.getvalue(), "image/png")
 
 
@@ -60,8 +56,7 @@ def gain_frequency(fr: dict, target: tuple[np.ndarray, np.ndarray] | None) -> st
 
 def spectrogram(x: np.ndarray, fs: float, title: str) -> str:
     """dB re full scale of a Hann STFT (512 samples, hop 128)."""
-    w = analysis_window("hann", 512)
-    S = 20 * np.log10(np.abs(wola.stft(np.asarray(x, dtype=np.float64), w, 128)) / w.sum() + 1e-7)
+    S = spectrogram_db(x, 512, 128)
     fig, ax = pyplot().subplots(figsize=(5.2, 3))
     im = ax.imshow(S, origin="lower", aspect="auto", extent=(0, len(x) / fs, 0, fs / 2000), vmin=-100, vmax=-10,
                    cmap="magma")  # fmt: skip

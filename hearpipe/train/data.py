@@ -22,6 +22,7 @@ import soundfile as sf
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hearpipe.errors import InvalidInput
+from hearpipe.evaluation.mixtures import mix_at_snr
 
 SAMPLE_RATE = 16000
 
@@ -249,11 +250,8 @@ class Mixer:
             v = v + v2 / rms(v2) * 10 ** (rng.uniform(-12, -3) / 20)
             v = v / rms(v)
         snr = rng.uniform(*c.snr_db)
-        s = s / rms(s)
-        v = v * 10 ** (-snr / 20)
-        mix = s + v
-        g = 10 ** (rng.uniform(*c.level_dbfs) / 20) / rms(mix)
-        return (mix * g).astype(np.float32), (s * g).astype(np.float32)
+        noisy, clean = mix_at_snr(s / rms(s), v, snr, 10 ** (rng.uniform(*c.level_dbfs) / 20))
+        return noisy.astype(np.float32), clean.astype(np.float32)
 
     def batch(self, seed: int, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([seed, step])

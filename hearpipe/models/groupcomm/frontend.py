@@ -14,6 +14,7 @@ from numba import njit
 
 from hearpipe.dsp import wola
 from hearpipe.dsp.windows import analysis_window, dual_window
+from hearpipe.dsp.wola import overlap_add
 from hearpipe.models.groupcomm.hparams import GroupCommHParams
 from hearpipe.models.groupcomm.reference import GroupCommState, GroupCommWeights, apply_estimate, band_power
 
@@ -47,23 +48,20 @@ def encode_frames(s, enc, hop, out):
 
 @njit(cache=True)
 def decode_frames(e, dec, carry, hop, out):
-    """Transposed conv + overlap-add: frame j adds sum_n e[c, n, j] * dec[n, :] into `carry` (C, W),
-    then emits `hop` finished samples. Same summation order for any number of frames per call."""
+    """Transposed conv + overlap-add: frame j is sum_n e[c, n, j] * dec[n, :] (summed in n order), added
+    into `carry` (C, W) by the one overlap-add (`wola.overlap_add`), which emits `hop` finished samples per
+    frame. Same arithmetic for any number of frames per call."""
     n_ch, N, n_frames = e.shape
     W = dec.shape[1]
+    frames = np.empty((n_ch, n_frames, W))
     for c in range(n_ch):
         for j in range(n_frames):
             for i in range(W):
                 acc = 0.0
                 for n in range(N):
                     acc += e[c, n, j] * dec[n, i]
-                carry[c, i] += acc
-            for i in range(hop):
-                out[c, j * hop + i] = carry[c, i]
-            for i in range(W - hop):
-                carry[c, i] = carry[c, i + hop]
-            for i in range(W - hop, W):
-                carry[c, i] = 0.0
+                frames[c, j, i] = acc
+    overlap_add(frames, carry, hop, out)
 
 
 def conv_encode(x: np.ndarray, enc: np.ndarray, hop: int) -> np.ndarray:

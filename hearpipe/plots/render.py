@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from hearpipe.dsp import wola
-from hearpipe.dsp.windows import analysis_window
-from hearpipe.plots import plot_dir, pyplot, save
+from hearpipe.plots import plot_dir, pyplot, save, spectrogram_db
 
 MAX_SECONDS = 30.0  # a long file is shown from its start: the picture stays readable and small
 RANGE_DB = 70.0  # colour range below the loudest cell of the two spectrograms
@@ -20,12 +18,8 @@ WINDOW_MS, HOP_MS = 32.0, 8.0
 
 
 def _spectrogram_db_spl(x: np.ndarray, fs: float, full_scale_db_spl: float) -> np.ndarray:
-    """Level per STFT cell as the dB SPL of a sine of that amplitude in that bin (|X| / sum(window))."""
     n, hop = round(WINDOW_MS * fs / 1000), round(HOP_MS * fs / 1000)
-    n += n % 2
-    window = analysis_window("hann", n)
-    mag = np.abs(wola.stft(x, window, hop)) / window.sum()
-    return full_scale_db_spl + 20 * np.log10(np.maximum(mag, 1e-12))
+    return full_scale_db_spl + spectrogram_db(x, n + n % 2, hop)
 
 
 def plot_before_after(result, graph, out_dir: str | Path, latency_compensated: bool = False) -> Path:
