@@ -52,6 +52,7 @@ def test_exported_integers_are_the_fake_quantisers(tmp_path):
     used = {n: comp.weight(net, n).detach().numpy() for n in comp.names}
     path = comp.export(net, net.hp, tmp_path / "q.npz", {"step": 0})
     wf = load_weights(path)
+    assert wf.compression["recipe"]["prune"] == [0.25] and wf.compression["recipe"]["bits"] == 3
     fl = wf.float_arrays()
     for name, layer in wf.packed_layers().items():
         q = comp.integers(net, name).numpy()
@@ -79,6 +80,18 @@ def test_pruned_rows_stay_zero_through_training_and_stages():
             assert not w[~kept].any()
             assert (~kept).sum() == min(round(comp.share_at(step) * len(kept)), len(kept) - 1)
     assert comp.share_at(4) == 0.5
+
+
+def test_steps_stay_above_their_floor():
+    """A step pushed to 0 or below comes back to 0.1 x its start after the optimiser step."""
+    net, comp = _comp({"qat": {"bits": 3}})
+    start = {k: p.detach().clone() for k, p in comp.steps.items()}
+    with torch.no_grad():
+        for p in comp.steps.values():
+            p[::2] = -1.0
+    comp.after_step(net)
+    for k, p in comp.steps.items():
+        assert torch.equal(p[::2], 0.1 * start[k][::2]) and torch.equal(p[1::2], start[k][1::2])
 
 
 def test_config_errors():
@@ -115,5 +128,8 @@ def test_smoke_run_exports_a_packed_file(tmp_path, section):
     assert wf.compression and wf.training["step"] == 2 and wf.training["fixed_formats"]
     _, m = quantize_weight_file(tmp_path / "run" / "final.npz")
     assert all(q.packed is not None for q in m.layers)
-    if "prune" in section:
-        assert all(not q.packed.kept.all() for q in m.layers)
+    if "prune" in section:  # stage 2 (50 %) starts at step 1: both applied by step 2
+        assert all(not q.packed.kept.all() for q in m.layers) and wf.compression["recipe"]["prune"] == [
+            0.25,
+            0.5,
+        ]

@@ -7,7 +7,8 @@ staged; exported through `hearpipe.compress` as the version-2 file that the fixe
   `hearpipe.fixed.qformat.quantize_rows`), with a straight-through gradient for the rounding and a
   learned step s per row whose gradient is scaled by 1 / sqrt(cols * qmax). The steps start at the row
   scales that post-training quantisation (`quantize_layer`, its clipping search) picks: QAT starts
-  where PTQ is. The export stores exactly these integers and steps (`integers`).
+  where PTQ is; each stays at or above 0.1 x its start (a step driven to 0 saturated a row's integers,
+  which the float twin hid and the fixed-point runtime did not: docs/compression.md). The export stores exactly these integers and steps (`integers`).
 - **Distillation**: loss += distill x (negative SI-SNR, or MSE relative to the teacher's power, between
   the student's and the teacher's outputs); the teacher is the shipped float model by default.
 - **Pruning in training**: at step i x `every` the rows of stage i are pruned by Wu's criterion
@@ -66,13 +67,17 @@ class CompressConfig(BaseModel):
         description="float weight file whose pinned fixed-point formats the export keeps",
     )
 
-    def recipe(self) -> Recipe:
-        """What the exported file records as its compression."""
+    def recipe(self, share: float = 1.0) -> Recipe:
+        """What the exported file records as its compression: the pruning stages up to `share` (the ones
+        applied by the step exported)."""
         return Recipe(
             bits=self.qat.bits if self.qat else 8,
-            prune=tuple(self.prune.stages) if self.prune else (),
+            prune=tuple(s for s in self.prune.stages if s <= share) if self.prune else (),
             cluster=self.cluster,
         )
+
+
+STEP_FLOOR = 0.1  # a learned step stays >= this x its start (Adam drove small rows' steps to 0)
 
 
 def _round_half_up(v: torch.Tensor) -> torch.Tensor:
@@ -97,8 +102,10 @@ class Compressor(nn.Module):
             w = net._param_for(n).detach().numpy()
             self.register_buffer(self._key(n, "kept"), torch.ones(w.shape[0], dtype=torch.bool))
             if cfg.qat:  # the row scales post-training quantisation picks (clipping search included)
-                s = quantize_layer(n, w, cfg.qat.bits).scale
-                self.steps[self._key(n)] = nn.Parameter(torch.from_numpy(s.astype(np.float32)))
+                s = quantize_layer(n, w, cfg.qat.bits).scale.astype(np.float32)
+                s[s == 0] = s.max() if s.any() else 1.0  # an all-zero row: any step (its weights may grow)
+                self.steps[self._key(n)] = nn.Parameter(torch.from_numpy(s))
+                self.register_buffer(self._key(n, "floor"), torch.from_numpy(STEP_FLOOR * s))
 
     @staticmethod
     def _key(name: str, suffix: str = "step") -> str:
@@ -109,7 +116,7 @@ class Compressor(nn.Module):
 
     # -- quantisation --------------------------------------------------------------------------------
     def _step(self, name: str) -> torch.Tensor:
-        return self.steps[self._key(name)].clamp_min(1e-12)[:, None]  # an all-zero row has step 0
+        return self.steps[self._key(name)][:, None]  # kept >= its floor by `after_step`
 
     def integers(self, net: nn.Module, name: str) -> torch.Tensor:
         """The integer weights the forward pass uses now (float32 holding integers; pruned rows 0)."""
@@ -153,9 +160,12 @@ class Compressor(nn.Module):
 
     @torch.no_grad()
     def after_step(self, net: nn.Module) -> None:
-        """Pruned rows back to zero (the optimiser's momentum moves them)."""
+        """Pruned rows back to zero (the optimiser's momentum moves them); steps back to their floor."""
         for n in self.names:
             net._param_for(n)[~self.kept(n)] = 0.0
+            if self.cfg.qat:
+                step = self.steps[self._key(n)]
+                step.copy_(torch.maximum(step, getattr(self, self._key(n, "floor"))))
 
     # -- export --------------------------------------------------------------------------------------
     def export(self, net: nn.Module, hp: GroupCommHParams, path: Path, training: dict) -> Path:
@@ -168,13 +178,13 @@ class Compressor(nn.Module):
             kept = self.kept(n).numpy()
             if self.cfg.qat:
                 q = self.integers(net, n).numpy().astype(np.int64)
-                s = self.steps[self._key(n)].detach().clamp_min(0).numpy()
+                s = self.steps[self._key(n)].detach().numpy()
                 layers[n] = int_layer(n, q, s, self.cfg.qat.bits, kept)
             elif self.cfg.cluster:
                 layers[n] = cluster_layer(n, arrays[n], self.cfg.cluster, kept)
             else:
                 layers[n] = quantize_layer(n, arrays[n], 8, kept)
-        recipe = self.cfg.recipe()
+        recipe = self.cfg.recipe(self.share_at(training["step"]))
         stored, comp = compress_arrays(arrays, hp, recipe, layers)
         info = {
             **training,
