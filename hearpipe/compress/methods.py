@@ -79,6 +79,8 @@ def int_layer(
     if np.abs(q).max(initial=0) > qmax:
         raise InvalidInput(f"{name}: integer weights exceed the {bits}-bit range -{qmax}..{qmax}")
     kept = np.ones(q.shape[0], bool) if kept is None else kept
+    if (kept & (np.asarray(scale) <= 0) & (np.abs(q).max(axis=1) > 0)).any():
+        raise InvalidInput(f"{name}: a row with non-zero integer weights has a step <= 0")
     return _pack(name, "int", bits, np.where(kept[:, None], q, 0), np.asarray(scale), kept)
 
 
