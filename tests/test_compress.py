@@ -199,3 +199,17 @@ def test_compress_command(tmp_path, capsys):
     assert main(["compress", str(out), "--bits", "3", "-o", str(tmp_path / "again.npz")]) == 2
     err = capsys.readouterr().err
     assert "bits (1) must lie in 2..8" in err and "already compressed" in err and "Traceback" not in err
+
+
+def test_report_only_refuses_unknown_variants(capsys):
+    assert main(["compress", SRC, "--report", "--only", "3-bit QAT"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown variant(s) 3-bit QAT" in err and "'3-bit PTQ'" in err and "Traceback" not in err
+
+
+def test_int_layer_refuses_values_without_a_step():
+    from hearpipe.compress.methods import int_layer
+
+    with pytest.raises(InvalidInput, match="step <= 0"):
+        int_layer("x", np.array([[1, 0], [0, 0]]), np.array([0.0, 0.0]), 3)
+    assert int_layer("x", np.array([[1, 0], [0, 0]]), np.array([0.5, 0.0]), 3).ints()[0, 0] == 1

@@ -14,7 +14,7 @@ import json
 from hearpipe.compress.pipeline import Recipe, compress_file, estimator_bytes
 from hearpipe.datadir import default_data_dir
 from hearpipe.errors import InvalidInput
-from hearpipe.evaluation.compression import report, table
+from hearpipe.evaluation.compression import VARIANTS, report, table
 from hearpipe.evaluation.mixtures import dev_mixtures
 from hearpipe.models.weights import load_weights, resolve_weights
 
@@ -43,6 +43,10 @@ def add_parser(sub) -> None:
         "--n", type=int, default=None, help="--report: dev utterances, each at 0 and 5 dB (default all)"
     )
     p.add_argument("--no-stoi", action="store_true", help="--report: skip STOI (faster)")
+    p.add_argument(
+        "--only", nargs="*", default=None, metavar="VARIANT",
+        help="--report: only these variants by name (e.g. float '3-bit PTQ'); default all",
+    )  # fmt: skip
     p.add_argument("--data", default=None, help="data folder (default $HEARPIPE_DATA or ../shared/data)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run)
@@ -68,8 +72,15 @@ def run(a) -> int:
             if not sep:
                 raise InvalidInput(f"--extra {item!r}: expected NAME=FILE")
             extra[name] = path
+        variants = VARIANTS
+        if a.only is not None:
+            unknown = sorted(set(a.only) - {name for name, _ in VARIANTS})
+            if unknown:
+                names = ", ".join(repr(name) for name, _ in VARIANTS)
+                raise InvalidInput(f"--only: unknown variant(s) {', '.join(unknown)}; choose from {names}")
+            variants = tuple(v for v in VARIANTS if v[0] in a.only)
         mixtures = dev_mixtures(a.data or default_data_dir(), n=a.n)
-        rows = report(a.model, mixtures, extra=extra, stoi=not a.no_stoi)
+        rows = report(a.model, mixtures, variants, extra=extra, stoi=not a.no_stoi)
         if a.json:
             print(json.dumps({"model": a.model, "n_mixtures": len(mixtures), "rows": rows}, indent=2))
         else:

@@ -66,8 +66,22 @@ def quantize_layer(name: str, w: np.ndarray, bits: int, kept: np.ndarray | None 
             err = ((q * s[:, None] - w) ** 2).sum(axis=1)
             better = err < best_err
             best_q[better], best_s[better], best_err[better] = q[better], s[better], err[better]
-    best_q[~kept] = 0
-    return _pack(name, "int", bits, best_q, best_s, kept)
+    return int_layer(name, best_q, best_s, bits, kept)
+
+
+def int_layer(
+    name: str, q: np.ndarray, scale: np.ndarray, bits: int, kept: np.ndarray | None = None
+) -> PackedLayer:
+    """Integers q (M, K) in -(2**(b-1)-1)..2**(b-1)-1 with row scales, as stored (pruned rows drop their
+    values): what `quantize_layer` picks, or what quantisation-aware training learned."""
+    qmax = (1 << (bits - 1)) - 1
+    q = np.asarray(q, dtype=np.int64)
+    if np.abs(q).max(initial=0) > qmax:
+        raise InvalidInput(f"{name}: integer weights exceed the {bits}-bit range -{qmax}..{qmax}")
+    kept = np.ones(q.shape[0], bool) if kept is None else kept
+    if (kept & (np.asarray(scale) <= 0) & (np.abs(q).max(axis=1) > 0)).any():
+        raise InvalidInput(f"{name}: a row with non-zero integer weights has a step <= 0")
+    return _pack(name, "int", bits, np.where(kept[:, None], q, 0), np.asarray(scale), kept)
 
 
 def kmeans_1d(x: np.ndarray, k: int, iters: int = 30) -> np.ndarray:

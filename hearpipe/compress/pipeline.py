@@ -86,9 +86,13 @@ def matrices(hp: GroupCommHParams) -> list[str]:
 
 
 def compress_arrays(
-    arrays: dict[str, np.ndarray], hp: GroupCommHParams, recipe: Recipe
+    arrays: dict[str, np.ndarray],
+    hp: GroupCommHParams,
+    recipe: Recipe,
+    given: dict[str, PackedLayer] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """Float arrays -> (the arrays a version-2 file stores, its `compression` description)."""
+    """Float arrays -> (the arrays a version-2 file stores, its `compression` description). `given`:
+    layers already compressed (by compression-aware training), stored as they are."""
     w = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
     names = matrices(hp)
     same = share_blocks(w, names, hp.n_blocks) if recipe.share else {}
@@ -97,6 +101,10 @@ def compress_arrays(
     for name in names:
         if name in same:
             layers[name] = {"same_as": same[name]}
+            continue
+        if given and name in given:
+            out.update(given[name].stored_arrays())
+            layers[name] = given[name].spec()
             continue
         kept = None
         for share in recipe.prune:

@@ -32,7 +32,8 @@ from hearpipe.evaluation.mixtures import dev_mixtures
 from hearpipe.models.groupcomm import ARCHITECTURE, GroupCommHParams, summary
 from hearpipe.models.weights import load_weights, resolve_weights, save_weights
 from hearpipe.train.data import MixConfig, Mixer
-from hearpipe.train.model import GroupCommNet, count_params, grow
+from hearpipe.train.model import GroupCommNet, count_params, grow, load_net
+from hearpipe.train.qat import CompressConfig, Compressor, distill_loss
 
 MAX_STEPS = 10_000_000  # training steps: weeks of CPU time at the shipped models' ~10 steps/s
 
@@ -110,6 +111,7 @@ class TrainConfig(BaseModel):
     checkpoint_minutes: float = 5.0
     dev_utterances: int = Field(6, ge=1, le=10000)  # dev subset for model selection (each at 0 and 5 dB)
     dev_seconds: float = 4.0
+    compress: CompressConfig | None = None  # QAT + distillation and/or pruning in training (qat.py)
 
     @model_validator(mode="before")
     @classmethod
@@ -208,7 +210,6 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.hp = GroupCommHParams(**cfg.model.model_dump())
         self.net = GroupCommNet(self.hp)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         data_dir = Path(cfg.data.data_dir) if cfg.data.data_dir else default_data_dir()
         self.mixer = Mixer(data_dir, cfg.data)
         self.dev = dev_mixtures(data_dir, n=cfg.dev_utterances, seconds=cfg.dev_seconds)
@@ -220,10 +221,17 @@ class Trainer:
         self.log_f = open(self.out / "train.log", "a", buffering=1)
         (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
         self.log(f"run folder {self.out}: config.yaml, train.log, checkpoints and weight files")
-        if (self.out / "last.pt").is_file():
-            self._load(self.out / "last.pt")
-        elif cfg.init_from:
+        resume = (self.out / "last.pt").is_file()
+        if cfg.init_from and not resume:
             self._init_from(resolve_weights(cfg.init_from, base_dir))
+        # QAT steps start from the initial weights' PTQ scales; a resumed run reads them from last.pt
+        self.comp = Compressor(self.net, self.hp, cfg.compress) if cfg.compress else None
+        qat = cfg.compress.qat if cfg.compress else None
+        self.teacher = load_net(qat.teacher).requires_grad_(False) if qat and qat.distill else None
+        self.params = list(self.net.parameters()) + (list(self.comp.parameters()) if self.comp else [])
+        self.opt = torch.optim.Adam(self.params, lr=cfg.lr)
+        if resume:
+            self._load(self.out / "last.pt")
 
     def log(self, msg: str) -> None:
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
@@ -250,6 +258,7 @@ class Trainer:
             "model": self.net.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
             "best": self.best, "lr_scale": self.lr_scale, "bad_evals": self.bad_evals,
             "history": self.history, "hparams": self.hp.to_dict(), "torch_rng": torch.get_rng_state(),
+            "compress": self.comp.state_dict() if self.comp else None,
         }  # fmt: skip
 
     def _save(self, path: Path) -> None:
@@ -263,6 +272,8 @@ class Trainer:
         if GroupCommHParams.from_dict(st["hparams"]) != self.hp:  # a field added since: its default
             raise InvalidInput(f"{path}: checkpoint hyper-parameters differ from the config; use a new --out")
         self.net.load_state_dict(st["model"])
+        if self.comp and st.get("compress"):
+            self.comp.load_state_dict(st["compress"])
         return st
 
     def _load(self, path: Path) -> None:
@@ -294,7 +305,14 @@ class Trainer:
             "name": self.cfg.name, "step": self.step, "dev": dev, "seed": self.cfg.seed,
             "config": self.cfg.model_dump(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }  # fmt: skip
+        if self.comp:  # the packed file the fixed-point kernels run, exactly the trained integers
+            self.comp.export(self.net, self.hp, path, training)
+            return
         save_weights(path, self.net.export_arrays(), ARCHITECTURE, self.hp.to_dict(), training)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model as trained: with the compressor's fake-quantised / pruned matrices if any."""
+        return self.comp(self.net, x) if self.comp else self.net(x)
 
     # -- evaluation --------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -302,7 +320,7 @@ class Trainer:
         self.net.eval()
 
         def run(x: np.ndarray) -> np.ndarray:
-            return self.net(torch.from_numpy(x.astype(np.float32))[None])[0, 0].numpy()
+            return self.forward(torch.from_numpy(x.astype(np.float32))[None])[0, 0].numpy()
 
         res = evaluate(run, self.dev)
         self.net.train()
@@ -344,6 +362,7 @@ class Trainer:
             f"start {c.name}: {count_params(self.net)} trainable params, model {json.dumps(self.hp.to_dict())}, "
             f"{s['mmacs_per_s']:.1f} M MAC/s, step {self.step}/{target}; loss = -SI-SNR in dB "
             f"(+ {c.level_weight:g} x level error in dB squared, + {c.distortion_weight:g} x speech distortion in dB)"
+            + (f"; compression {c.compress.model_dump_json(exclude_none=True)}" if c.compress else "")
         )
         t_start = t_ckpt = t_log = time.time()
         snr_acc, n_acc = 0.0, 0
@@ -354,17 +373,31 @@ class Trainer:
                 noisy, clean = self.mixer.batch(c.seed, self.step, c.batch_size)
                 for g in self.opt.param_groups:
                     g["lr"] = self.lr_at(self.step)
-                est = self.net(torch.from_numpy(noisy))[:, 0]
+                if self.comp:
+                    if pruned := self.comp.before_step(self.net, self.step):
+                        share = self.comp.share_at(self.step)
+                        self.log(
+                            f"step {self.step}: {share:.0%} of the rows of {len(pruned)} matrices pruned"
+                        )
+                x = torch.from_numpy(noisy)
+                est = self.forward(x)[:, 0]
                 ref = torch.from_numpy(clean)
                 neg_snr = _si_snr_loss(est, ref)
                 loss = neg_snr + c.level_weight * _level_loss(est, ref) if c.level_weight else neg_snr
                 if c.distortion_weight:
                     loss = loss + c.distortion_weight * distortion_loss(est, ref)
+                if self.teacher is not None:
+                    with torch.no_grad():
+                        t_out = self.teacher(x)[:, 0]
+                    qat = c.compress.qat
+                    loss = loss + qat.distill * distill_loss(est, t_out, qat.distill_loss, _si_snr_loss)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
-                gn = torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
+                gn = torch.nn.utils.clip_grad_norm_(self.params, c.grad_clip)
                 if torch.isfinite(gn):
                     self.opt.step()
+                if self.comp:
+                    self.comp.after_step(self.net)
                 self.step += 1
                 snr_acc += neg_snr.item()
                 n_acc += 1
