@@ -109,3 +109,25 @@ def test_mono_into_a_two_channel_graph(tmp_path, capsys):
     assert code == 0, err
     y, _ = sf.read(out, always_2d=True)
     assert y.shape == (FS, 2) and np.allclose(y[:, 0], x) and np.allclose(y[:, 1], x)
+
+
+def test_short_term_level_trace_follows_a_level_step():
+    from hearpipe.render_plot import short_term_db_spl
+
+    t = np.arange(FS) / FS
+    x = np.sin(2 * np.pi * 1000 * t) * np.where(t < 0.5, 0.1, 0.01)  # -20 dBFS, then -40 dBFS
+    levels = short_term_db_spl(x[:, None], FS, 110.0)
+    assert len(levels) == 8  # whole 125 ms windows
+    assert np.allclose(levels[:4], 90.0, atol=0.05) and np.allclose(levels[4:], 70.0, atol=0.05)
+
+
+def test_plot_of_a_render_at_a_presentation_level(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib (the plot extra)")
+    src = tmp_path / "in.wav"
+    sf.write(src, _gated_tone(seconds=2.0, period_s=0.5, amplitude=0.3), FS)
+    g = _graph(tmp_path, ("gain", {"gain_db": 0.0}))
+    out, plots = tmp_path / "out.wav", tmp_path / "p"
+    code, text, err = _run("render", g, src, "-o", out, "--level-db-spl", 60, "--plot", plots, capsys=capsys)
+    assert code == 0, err
+    assert f"spectrogram: {plots / 'out_spectrogram.png'}" in text
+    assert (plots / "out_spectrogram.png").stat().st_size > 10_000
