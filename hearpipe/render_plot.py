@@ -60,8 +60,7 @@ def plot_before_after(result, graph, out_dir: str | Path, latency_compensated: b
     labels = [
         f"before: {result.input.name}, {result.input_db_spl:.1f} dB SPL"
         + (f" (scaled by {result.gain_db:+.1f} dB)" if result.gain_db else ""),
-        f"after: {result.output.name}, {result.output_db_spl:.1f} dB SPL (shifted back by the {lag_ms:g} ms "
-        "latency)",
+        f"after: {result.output.name}, {result.output_db_spl:.1f} dB SPL ({lag_ms:g} ms latency taken out)",
     ]
     fig, axes = plt.subplots(3, 1, figsize=(8, 8.4), sharex=True, height_ratios=(3, 3, 2))
     axes[1].sharey(axes[0])
