@@ -22,3 +22,8 @@ def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'hearpipe' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The lazy names too: `help(hearpipe)` lists render, load_graph and Graph with their signatures."""
+    return sorted(set(globals()) | set(_LAZY))

@@ -18,7 +18,7 @@ from hearpipe.budget.device import DeviceProfile
 from hearpipe.budget.profiles import load_device
 from hearpipe.errors import InvalidInput
 from hearpipe.graph.engine import Graph, load_graph
-from hearpipe.metrics.level import mean_square_db_spl
+from hearpipe.metrics.level import ActiveLevel, mean_square_db_spl
 from hearpipe.progress import Progress
 from hearpipe.scale import JobResult, run_jobs
 
@@ -32,7 +32,8 @@ WARMUP_BLOCKS = 4  # blocks of silence run before a render is timed: its speed e
 class RenderResult:
     """One rendered file: `duration_s` seconds of audio processed in `seconds` of wall time, after a warm-up
     of `warmup_s` (a few blocks of silence: the numba kernels' compile on a first run, cached afterwards);
-    levels (Leq over the whole file, all channels) in dB SPL through the graph's `full_scale_db_spl`."""
+    levels (Leq over the whole file, all channels; the input's ITU-T P.56 active speech level) in dB SPL
+    through the graph's `full_scale_db_spl`, as presented: after a gain of `gain_db` (`level_db_spl`)."""
 
     input: Path
     output: Path
@@ -43,6 +44,8 @@ class RenderResult:
     input_db_spl: float
     output_db_spl: float
     warmup_s: float
+    input_active_db_spl: float
+    gain_db: float
 
     @property
     def realtime_factor(self) -> float:
@@ -60,6 +63,8 @@ class RenderResult:
             "input_db_spl": self.input_db_spl,
             "output_db_spl": self.output_db_spl,
             "warmup_s": self.warmup_s,
+            "input_active_db_spl": self.input_active_db_spl,
+            "gain_db": self.gain_db,
         }
 
 
@@ -153,7 +158,9 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _graph_for(graph: Graph, channels: int, path: Path, rate: int) -> Graph:
+def _graph_for(graph: Graph, channels: int, path: Path, rate: int, duplicate_mono: bool = False) -> Graph:
+    """The graph a file runs through: `graph`, or the mono graph once per channel; a mono file feeds
+    every channel of a multichannel graph only when asked (`duplicate_mono`)."""
     if abs(rate - graph.sample_rate_hz) > 1e-6:
         raise InvalidInput(
             f"{path}: sample rate {rate} Hz differs from the graph's {graph.sample_rate_hz:g} Hz; resample the "
@@ -164,6 +171,13 @@ def _graph_for(graph: Graph, channels: int, path: Path, rate: int) -> Graph:
         return graph
     if graph.channels == 1:  # a mono graph runs once per channel, each with its own state
         return graph.rebuilt(channels=channels)
+    if channels == 1 and duplicate_mono:
+        return graph
+    if channels == 1:
+        raise InvalidInput(
+            f"{path}: mono, but the graph expects {graph.channels} channels; --duplicate-mono feeds the one "
+            "channel to all of them"
+        )
     raise InvalidInput(f"{path}: has {channels} channel(s) but the graph expects {graph.channels}")
 
 
@@ -176,8 +190,13 @@ def render_file(
     progress: bool | None = None,
     subtype: str | None = None,
     clipping: str = "notice",
+    level_db_spl: float | None = None,
+    duplicate_mono: bool = False,
 ) -> RenderResult:
     """Render one file. The output is written to a temporary file beside `dst`, then renamed.
+
+    `level_db_spl`: scale the input so its active speech level (ITU-T P.56) is this many dB SPL; the
+    file is read twice, first to measure that level.
 
     Output samples beyond full scale are clipped by an integer format (PCM, and FLAC, which holds only
     PCM): `clipping="notice"` says how many, `"error"` refuses to write the file.
@@ -187,7 +206,9 @@ def render_file(
     info = _audio_info(src)
     if _same_file(src, dst):
         raise InvalidInput(f"{dst}: output would overwrite the input; choose another output path")
-    g = _graph_for(graph, info.channels, src, info.samplerate)
+    g = _graph_for(graph, info.channels, src, info.samplerate, duplicate_mono)
+    gain_db = 0.0 if level_db_spl is None else level_db_spl - _active_level_db_spl(src, g)
+    gain = 10 ** (gain_db / 20)
     out_dir = dst.parent if str(dst.parent) else Path(".")
     if not out_dir.is_dir():
         raise InvalidInput(f"{dst}: output folder {out_dir} does not exist")
@@ -199,9 +220,10 @@ def render_file(
     # temporary file: a signal during a long first compile then leaves no .part behind
     t_warm = time.perf_counter()
     g.reset()
-    g.process(np.zeros((info.channels, WARMUP_BLOCKS * g.block_size)))
+    g.process(np.zeros((g.channels, WARMUP_BLOCKS * g.block_size)))
     g.flush()
     warmup_s = time.perf_counter() - t_warm
+    active = ActiveLevel(info.samplerate)  # the input's levels, long-term and active (imports scipy)
     _remove_stale_parts(dst)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.{os.getpid()}.", suffix=PART, dir=out_dir)
@@ -210,8 +232,8 @@ def render_file(
         raise InvalidInput(f"{dst}: cannot write in {out_dir} ({e.strerror})") from None
     tmp = Path(tmp_name)
     clipped_in = clipped_out = read = 0
-    sq_in = sq_out = 0.0  # sums of squares and sample counts: the levels of whole files read in blocks
-    n_in = n_out = 0
+    sq_out = 0.0  # sum of squares and sample count: the level of a whole file written in blocks
+    n_out = 0
     bar = Progress(info.duration, f"{src.name}", "s audio", enabled=progress, min_total=10.0)
     t0 = time.perf_counter()
     try:
@@ -257,9 +279,9 @@ def render_file(
                     bad = int(np.argwhere(~np.isfinite(x))[0][1]) + read
                     raise InvalidInput(f"{src}: audio contains NaN or Inf (first at sample {bad})")
                 read += x.shape[1]
-                clipped_in += int(np.count_nonzero(np.abs(x) >= 1.0))
-                sq_in += float(np.sum(np.square(x)))
-                n_in += x.size
+                clipped_in += int(np.count_nonzero(np.abs(x) >= 1.0))  # the recording, before any gain
+                x = np.repeat(x * gain, g.channels // x.shape[0], axis=0)  # a duplicated mono channel
+                active.update(x)
                 emit(g.process(x))
                 bar.update(x.shape[1] / info.samplerate)
             if read < info.frames:
@@ -267,7 +289,7 @@ def render_file(
                     f"{src}: the audio stream ends at sample {read} of the {info.frames} promised"
                 )
             if compensate_latency and g.latency_samples:
-                emit(g.process(np.zeros((info.channels, g.latency_samples))))
+                emit(g.process(np.zeros((g.channels, g.latency_samples))))
             emit(g.flush())
         clips = clipped_out if not subtype.startswith(("FLOAT", "DOUBLE")) else 0
         if clips and clipping == "error":
@@ -297,10 +319,27 @@ def render_file(
         seconds,
         clipped_in,
         clipped_out,
-        mean_square_db_spl(sq_in / max(n_in, 1), fs_db),
+        mean_square_db_spl(active.sum_squares / max(active.samples, 1), fs_db),
         mean_square_db_spl(sq_out / max(n_out, 1), fs_db),
         warmup_s,
+        mean_square_db_spl(active.mean_square(), fs_db),
+        gain_db,
     )
+
+
+def _active_level_db_spl(src: Path, g: Graph) -> float:
+    """The first pass of a render at a presentation level: the file's active speech level as recorded."""
+    acc = ActiveLevel(g.sample_rate_hz)
+    try:
+        with sf.SoundFile(str(src)) as f:
+            while len(x := f.read(READ_FRAMES, dtype="float64", always_2d=True)):
+                acc.update(x.T)
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise InvalidInput(f"{src}: the audio stream breaks ({e})") from None
+    ms = acc.mean_square()
+    if ms <= 0:
+        raise InvalidInput(f"{src}: digital silence: no active speech to bring to a presentation level")
+    return mean_square_db_spl(ms, g.spec.full_scale_db_spl)
 
 
 def _break_position(src: Path, start: int) -> int:
@@ -360,6 +399,8 @@ def render(
     compensate_latency: bool = False,
     progress: bool | None = None,
     clipping: str = "notice",
+    level_db_spl: float | None = None,
+    duplicate_mono: bool = False,
 ) -> list[RenderResult]:
     """Render one or more audio files through `graph` (a Graph, a path or shipped graph name, or a mapping).
 
@@ -367,14 +408,22 @@ def render(
     files named like the inputs. With a device and `enforce`, an over-budget graph raises OverBudget
     before any audio is read. Every input is checked (readable, whole, at the graph's rate) before the
     first output is written; an error in a later decode names the outputs already written.
+    `level_db_spl` and `duplicate_mono`: see `render_file`.
     """
-    g, pairs = _plan(graph, inputs, output, device, enforce)
+    g, pairs = _plan(graph, inputs, output, device, enforce, duplicate_mono)
     done: list[RenderResult] = []
     for s, d in pairs:
         try:
             done.append(
                 render_file(
-                    g, s, d, compensate_latency=compensate_latency, progress=progress, clipping=clipping
+                    g,
+                    s,
+                    d,
+                    compensate_latency=compensate_latency,
+                    progress=progress,
+                    clipping=clipping,
+                    level_db_spl=level_db_spl,
+                    duplicate_mono=duplicate_mono,
                 )
             )
         except InvalidInput as e:
@@ -387,7 +436,9 @@ def render(
     return done
 
 
-def _plan(graph, inputs, output, device, enforce: bool) -> tuple[Graph, list[tuple[Path, Path]]]:
+def _plan(
+    graph, inputs, output, device, enforce: bool, duplicate_mono: bool = False
+) -> tuple[Graph, list[tuple[Path, Path]]]:
     """The prepared graph and the (input, output) file pairs of a render, every input checked first."""
     if not isinstance(graph, Graph):
         g = load_graph(graph, device=device)
@@ -404,7 +455,7 @@ def _plan(graph, inputs, output, device, enforce: bool) -> tuple[Graph, list[tup
     out = Path(output)
     for s in srcs:
         info = _audio_info(s)
-        _graph_for(g, info.channels, s, info.samplerate)
+        _graph_for(g, info.channels, s, info.samplerate, duplicate_mono)
     if len(srcs) == 1 and not out.is_dir():
         pairs = [(srcs[0], out)]
     else:
@@ -427,9 +478,9 @@ def _plan(graph, inputs, output, device, enforce: bool) -> tuple[Graph, list[tup
     return g, pairs
 
 
-def _render_task(item: tuple[Path, Path, bool], graph: Graph) -> RenderResult:
-    src, dst, compensate = item
-    return render_file(graph, src, dst, compensate_latency=compensate, progress=False)
+def _render_task(item: tuple[Path, Path, dict], graph: Graph) -> RenderResult:
+    src, dst, options = item
+    return render_file(graph, src, dst, progress=False, **options)
 
 
 def render_jobs(
@@ -443,11 +494,15 @@ def render_jobs(
     enforce: bool = True,
     compensate_latency: bool = False,
     progress: bool | None = None,
+    level_db_spl: float | None = None,
+    duplicate_mono: bool = False,
 ) -> JobResult:
     """`render` as one job on Dask workers (`workers` local processes, or the cluster at `scheduler`):
     the same files, byte for byte; a file that fails is reported and the others go on."""
-    g, pairs = _plan(graph, inputs, output, device, enforce)
-    items = [(s, d, compensate_latency) for s, d in pairs]
+    g, pairs = _plan(graph, inputs, output, device, enforce, duplicate_mono)
+    options = {"compensate_latency": compensate_latency, "level_db_spl": level_db_spl,
+               "duplicate_mono": duplicate_mono}  # fmt: skip
+    items = [(s, d, options) for s, d in pairs]
     seconds = [sf.info(str(s)).duration for s, _ in pairs]
     return run_jobs(_render_task, items, seconds, label="render", workers=workers, scheduler=scheduler,
                     progress=progress, shared=g)  # fmt: skip

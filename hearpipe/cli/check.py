@@ -46,7 +46,10 @@ def check_file(f: str, debug: bool = False) -> dict:
         kind = kind_of(read_document(path))
         if kind == "graph":
             g = load_graph(path)
-            detail = f"graph, {len(g.blocks)} nodes, latency {g.latency_ms:.3f} ms"
+            detail = (
+                f"graph, {len(g.blocks)} nodes, algorithmic latency {g.latency_ms:.3f} ms; a device adds its "
+                "input block, see `hearpipe budget`"
+            )
         elif kind == "device":
             d = load_model(DeviceProfile, path)
             detail = f"device '{d.name}' ({d.arithmetic}, {d.usable_mips:g} MIPS, {d.ram_kib:,.0f} KiB RAM)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from hearpipe.graph.edit import bypass
 from hearpipe.graph.engine import load_graph
 from hearpipe.io import CLIPPING, render, render_jobs
 from hearpipe.plots import plot_dir, pyplot
@@ -37,6 +38,25 @@ def add_parser(sub) -> None:
         help="output samples beyond full scale in an integer format (PCM WAV, FLAC): write them clipped "
         "with a notice of how many, or refuse to write the file (default: notice)",
     )
+    p.add_argument(
+        "--level-db-spl",
+        type=float,
+        metavar="L",
+        help="scale each input so its active speech level (ITU-T P.56) is L dB SPL through the graph's "
+        "full_scale_db_spl; each file is read twice, first to measure that level",
+    )
+    p.add_argument(
+        "--bypass",
+        nargs="+",
+        default=[],
+        metavar="NODE",
+        help="render with these nodes replaced by wires (e.g. noise reduction off)",
+    )
+    p.add_argument(
+        "--duplicate-mono",
+        action="store_true",
+        help="feed a mono file to every channel of a multichannel graph (else refused)",
+    )
     p.add_argument("--plot", metavar="DIR", help="write a before/after spectrogram PNG per file into DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar; one line per file")
     p.add_argument("--json", action="store_true", help="print a JSON summary of what was written")
@@ -66,6 +86,8 @@ def run(a) -> int:
         pyplot()
         plot_dir(a.plot)
     g = load_graph(a.graph, device=a.device)
+    if a.bypass:
+        g = bypass(g, a.bypass)
     if a.workers is not None or a.scheduler is not None:
         return _run_jobs(a, g)
     rep = g.budget() if g.device else None
@@ -77,6 +99,8 @@ def run(a) -> int:
         compensate_latency=a.compensate_latency,
         progress=False if a.quiet or a.json else None,
         clipping=a.clipping,
+        level_db_spl=a.level_db_spl,
+        duplicate_mono=a.duplicate_mono,
     )
     plots = []
     if a.plot:
@@ -92,6 +116,8 @@ def run(a) -> int:
             "latency_samples": g.latency_samples,
             "latency_ms": g.latency_ms,
             "latency_compensated": a.compensate_latency,
+            "bypassed": a.bypass,
+            "level_db_spl": a.level_db_spl,
             "budget": {"totals": rep.totals, "limits": rep.limits, "fits": rep.fits} if rep else None,
             "files": [r.to_dict() for r in results],
             "plots": plots,
@@ -104,9 +130,17 @@ def run(a) -> int:
             print(f"device {g.device.name}, {_arithmetic(g.device.arithmetic)}; {_budget_line(rep)}")
         else:
             print("the host in float64; no device budget checked (add --device, see `hearpipe devices`)")
+        if a.bypass:
+            print(f"bypassed: {', '.join(a.bypass)} (replaced by wires)")
     for r in results:
         line = f"{r.input} -> {r.output}: {r.duration_s:.2f} s of audio in {r.seconds:.2f} s ({r.realtime_factor:.3g}x real time)"
         level = f"{r.input_db_spl:.1f} dB SPL in, {r.output_db_spl:.1f} dB SPL out"
+        active = f"active speech {r.input_active_db_spl:.1f} dB SPL (ITU-T P.56"
+        active += (
+            f"; scaled by {r.gain_db:+.1f} dB to --level-db-spl {a.level_db_spl:g})"
+            if a.level_db_spl is not None
+            else ")"
+        )
         if a.quiet:
             print(f"{line}, {level}")
             continue
@@ -114,6 +148,7 @@ def run(a) -> int:
         if r.warmup_s >= COMPILE_NOTE_S:
             print(f"  before that, {r.warmup_s:.1f} s compiling the numba kernels (first run only, cached)")
         print(f"  level {level} (Leq of the file; {g.spec.full_scale_db_spl:g} dB SPL = full scale)")
+        print(f"  input {active}")
     for p in plots:
         print(f"spectrogram: {p}")
     if not a.quiet:
@@ -130,7 +165,8 @@ def run(a) -> int:
 def _run_jobs(a, g) -> int:
     job = render_jobs(g, a.inputs, a.output, workers=a.workers, scheduler=a.scheduler,
                       enforce=not a.no_enforce, compensate_latency=a.compensate_latency,
-                      progress=False if a.quiet else None)  # fmt: skip
+                      progress=False if a.quiet else None, level_db_spl=a.level_db_spl,
+                      duplicate_mono=a.duplicate_mono)  # fmt: skip
     done = [r for r in job.values if r is not None]
     if a.json:
         print(
