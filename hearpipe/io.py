@@ -3,9 +3,7 @@ file beside the target, then a rename), one readable error per bad file."""
 
 from __future__ import annotations
 
-import glob
 import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -17,13 +15,22 @@ import soundfile as sf
 from hearpipe.budget.device import DeviceProfile
 from hearpipe.budget.profiles import load_device
 from hearpipe.errors import InvalidInput
+from hearpipe.files import (
+    PART,
+    audio_info,
+    break_position,
+    new_file_mode,
+    notice,
+    output_format,
+    remove_stale_parts,
+    same_file,
+)
 from hearpipe.graph.engine import Graph, load_graph
 from hearpipe.metrics.level import ActiveLevel, mean_square_db_spl
 from hearpipe.progress import Progress
 from hearpipe.scale import JobResult, run_jobs
 
 READ_FRAMES = 1 << 16  # samples read per step: bounded memory for files of any length
-PART = ".part"  # suffix of the temporary file a render writes before renaming it
 CLIPPING = ("notice", "error")  # what a render does when an integer output format clips samples
 WARMUP_BLOCKS = 4  # blocks of silence run before a render is timed: its speed excludes the numba compile
 
@@ -66,96 +73,6 @@ class RenderResult:
             "input_active_db_spl": self.input_active_db_spl,
             "gain_db": self.gain_db,
         }
-
-
-def _notice(msg: str) -> None:
-    print(f"hearpipe: notice: {msg}", file=sys.stderr)
-
-
-def _audio_info(path: Path):
-    if not path.exists():
-        raise InvalidInput(f"{path}: no such file")
-    if not path.is_file():
-        raise InvalidInput(f"{path}: not a file")
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise InvalidInput(f"{path}: not a readable audio file ({e})") from None
-    if info.frames <= 0:
-        raise InvalidInput(f"{path}: the file holds no audio samples")
-    promised = _wav_promised_frames(path, info)
-    if promised is not None and promised > info.frames:
-        raise InvalidInput(
-            f"{path}: truncated: the header promises {promised} samples per channel, the file holds "
-            f"{info.frames} (cut short while copying or recording?)"
-        )
-    return info
-
-
-def _wav_promised_frames(path: Path, info) -> int | None:
-    """Frames a WAV file's data chunk header announces (libsndfile reports only those present), or None
-    for other formats and for streamed WAVs that leave the size open (0 or 0xFFFFFFFF)."""
-    if info.format != "WAV":
-        return None
-    bytes_per_frame = info.channels * {
-        "PCM_U8": 1,
-        "PCM_16": 2,
-        "PCM_24": 3,
-        "PCM_32": 4,
-        "FLOAT": 4,
-        "DOUBLE": 8,
-    }.get(info.subtype, 0)
-    if not bytes_per_frame:
-        return None
-    with open(path, "rb") as f:
-        if f.read(12)[:4] != b"RIFF":
-            return None
-        while header := f.read(8):
-            if len(header) < 8:
-                return None
-            size = int.from_bytes(header[4:], "little")
-            if header[:4] == b"data":
-                return None if size in (0, 0xFFFFFFFF) else size // bytes_per_frame
-            f.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even length
-    return None
-
-
-def _new_file_mode() -> int:
-    """The mode `open(path, "w")` gives a new file: 0o666 less the process's umask."""
-    umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_text(path: str | Path, text: str, make_folders: bool = False) -> Path:
-    """Write `text` to a temporary file beside `path`, then rename: a reader never sees half a file. The
-    folder must exist unless `make_folders`. The one atomic text writer (reports, results, fitted graphs)."""
-    p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
-    if make_folders:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise InvalidInput(f"{p}: cannot create the folder {folder} ({e.strerror})") from None
-    if not folder.is_dir():
-        raise InvalidInput(f"{p}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=PART, dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, _new_file_mode())  # mkstemp's 0o600 would make the file private to its writer
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
 
 
 def _graph_for(graph: Graph, channels: int, path: Path, rate: int, duplicate_mono: bool = False) -> Graph:
@@ -203,8 +120,8 @@ def render_file(
     """
     if clipping not in CLIPPING:
         raise InvalidInput(f"clipping must be one of {', '.join(CLIPPING)}, got {clipping!r}")
-    info = _audio_info(src)
-    if _same_file(src, dst):
+    info = audio_info(src)
+    if same_file(src, dst):
         raise InvalidInput(f"{dst}: output would overwrite the input; choose another output path")
     g = _graph_for(graph, info.channels, src, info.samplerate, duplicate_mono)
     gain_db = 0.0 if level_db_spl is None else level_db_spl - _active_level_db_spl(src, g)
@@ -214,7 +131,7 @@ def render_file(
         raise InvalidInput(f"{dst}: output folder {out_dir} does not exist")
     if not os.access(out_dir, os.W_OK):
         raise InvalidInput(f"{dst}: output folder {out_dir} is not writable")
-    fmt = _output_format(dst)
+    fmt = output_format(dst)
     subtype = subtype or (info.subtype if sf.check_format(fmt, info.subtype) else sf.default_subtype(fmt))
     # the warm-up (compiled kernels before the clock starts, then the state cleared again) comes before the
     # temporary file: a signal during a long first compile then leaves no .part behind
@@ -224,7 +141,7 @@ def render_file(
     g.flush()
     warmup_s = time.perf_counter() - t_warm
     active = ActiveLevel(info.samplerate)  # the input's levels, long-term and active (imports scipy)
-    _remove_stale_parts(dst)
+    remove_stale_parts(dst)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.{os.getpid()}.", suffix=PART, dir=out_dir)
         os.close(fd)
@@ -237,7 +154,7 @@ def render_file(
     bar = Progress(info.duration, f"{src.name}", "s audio", enabled=progress, min_total=10.0)
     t0 = time.perf_counter()
     try:
-        tmp.chmod(_new_file_mode())  # mkstemp's 0o600 would make every rendered file private to its writer
+        tmp.chmod(new_file_mode())  # mkstemp's 0o600 would make every rendered file private to its writer
         g.reset()
         skip = g.latency_samples if compensate_latency else 0
         with (
@@ -268,7 +185,7 @@ def render_file(
                 try:
                     x = fin.read(READ_FRAMES, dtype="float64", always_2d=True)
                 except (sf.LibsndfileError, RuntimeError) as e:
-                    at = _break_position(src, read)
+                    at = break_position(src, read)
                     raise InvalidInput(
                         f"{src}: the audio stream breaks at sample {at} of {info.frames} ({e})"
                     ) from None
@@ -305,9 +222,9 @@ def render_file(
         bar.close()
     seconds = time.perf_counter() - t0
     if clipped_in:
-        _notice(f"{src}: {clipped_in} input samples at or beyond digital full scale (clipped recording?)")
+        notice(f"{src}: {clipped_in} input samples at or beyond digital full scale (clipped recording?)")
     if clips:
-        _notice(
+        notice(
             f"{dst}: {clips} output samples beyond full scale were clipped by the {subtype} format "
             "(write .wav to keep them as float, or --clipping error to refuse)"
         )
@@ -340,53 +257,6 @@ def _active_level_db_spl(src: Path, g: Graph) -> float:
     if ms <= 0:
         raise InvalidInput(f"{src}: digital silence: no active speech to bring to a presentation level")
     return mean_square_db_spl(ms, g.spec.full_scale_db_spl)
-
-
-def _break_position(src: Path, start: int) -> int:
-    """The first sample at or after `start` that cannot be decoded: a read of READ_FRAMES failed
-    somewhere inside; read it again in small steps to say where."""
-    try:
-        with sf.SoundFile(str(src)) as f:
-            f.seek(start)
-            while True:
-                got = len(f.read(256, always_2d=True))
-                if not got:
-                    return start
-                start += got
-    except (sf.LibsndfileError, RuntimeError):
-        return start
-
-
-def _remove_stale_parts(dst: Path) -> None:
-    """Temporary files of earlier renders of `dst` whose process is gone (killed: SIGKILL cannot be
-    caught): removed with a notice. A name carries its writer's process id, so a render still running
-    elsewhere keeps its file."""
-    for part in dst.parent.glob(f".{glob.escape(dst.name)}.*{PART}"):
-        pid = part.name[len(dst.name) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            try:
-                part.unlink()
-            except OSError:
-                continue
-            _notice(f"{part}: removed the temporary file of an earlier render that was killed")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-def _output_format(dst: Path) -> str:
-    ext = dst.suffix.lower().lstrip(".")
-    formats = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "aiff": "AIFF", "aif": "AIFF"}
-    if ext not in formats:
-        raise InvalidInput(f"{dst}: unknown output format '.{ext}' (use one of: {', '.join(formats)})")
-    return formats[ext]
 
 
 def render(
@@ -454,7 +324,7 @@ def _plan(
         raise InvalidInput("no input files given")
     out = Path(output)
     for s in srcs:
-        info = _audio_info(s)
+        info = audio_info(s)
         _graph_for(g, info.channels, s, info.samplerate, duplicate_mono)
     if len(srcs) == 1 and not out.is_dir():
         pairs = [(srcs[0], out)]
@@ -473,7 +343,7 @@ def _plan(
         pairs = [(s, out / s.name) for s in srcs]
     for _, d in pairs:
         for other in srcs:
-            if _same_file(other, d):
+            if same_file(other, d):
                 raise InvalidInput(f"{d}: output would overwrite the input {other}; choose another output")
     return g, pairs
 

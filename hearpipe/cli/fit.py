@@ -17,9 +17,9 @@ from hearpipe.config import read_document, validate
 from hearpipe.dsp.audiogram import Audiogram
 from hearpipe.dsp.prescription import RULES, prescribe
 from hearpipe.errors import InvalidInput
+from hearpipe.files import write_text
 from hearpipe.graph.engine import Graph, graph_path
 from hearpipe.graph.spec import GraphSpec
-from hearpipe.io import write_text
 from hearpipe.testbox.ears import FITTING_TYPES
 from hearpipe.testbox.measure import speech_insertion_gain
 from hearpipe.testbox.plots import plot_audiogram, plot_insertion_gain

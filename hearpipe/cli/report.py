@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from hearpipe.files import write_text
 from hearpipe.graph.engine import load_graph
-from hearpipe.io import write_text
 from hearpipe.report.page import build
 
 

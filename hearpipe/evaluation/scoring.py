@@ -22,8 +22,9 @@ from scipy import stats
 
 from hearpipe.dsp.audiogram import load_audiogram
 from hearpipe.evaluation.mixtures import Mixture
+from hearpipe.files import write_text
 from hearpipe.graph.engine import Graph, load_graph
-from hearpipe.io import render_file, write_text
+from hearpipe.io import render_file
 from hearpipe.metrics import clarity
 from hearpipe.metrics.level import mean_square_db_spl
 from hearpipe.metrics.pesq import pesq_wb
