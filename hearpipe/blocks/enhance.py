@@ -109,6 +109,9 @@ class GroupComm(Block):
                 "(limit its depth with a dry `mix` instead)"
             )
         self.w, self.hp, self.ctx, self.fmt = w, hp, ctx, fmt
+        db = self.params.max_attenuation_db
+        self.floor = 0.0 if db is None else 10 ** (-db / 20)  # the mask's floor (0: no limit)
+        self.floor_q15 = round(self.floor * 32768)
         self.channels = fmt.channels
         self.fixed = fmt.numeric != "float"
         if self.fixed:
@@ -128,12 +131,6 @@ class GroupComm(Block):
             self.states = [gc.GroupCommState(self.w) for _ in range(self.channels)]
             n_past = max(self.hp.df_taps - 1, 0)  # the deep filter's earlier frames, per channel
             self.past = [np.zeros((2 * self.hp.features, n_past)) for _ in range(self.channels)]
-
-    @property
-    def floor(self) -> float:
-        """The mask's floor (0: no limit)."""
-        db = self.params.max_attenuation_db
-        return 0.0 if db is None else 10 ** (-db / 20)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         if self.fixed:
@@ -158,15 +155,15 @@ class GroupComm(Block):
         """The fixed model's q15 masks raised to the floor (one compare per mask value), then applied as the
         kernel applies them: round(x * mask / 2**15), saturated to the input's width."""
         st, stft = self.fixed_state, self.hp.frontend == "stft"
-        m = np.maximum(st.masks(x, self.fmt.frac_bits)[:, self.params.output], round(self.floor * 32768))
+        m = np.maximum(st.masks(x, self.fmt.frac_bits)[:, self.params.output], self.floor_q15)
         st.ops[OP_KINDS.index("cmp")] += m.size
         a = np.asarray(x).astype(np.int64)
         if stft:
             y = rshift_round(a * m[..., None].astype(np.int64), 15)
         else:  # a complex band's mask on both its channels
             y = rshift_round(a * m[:, np.arange(a.shape[1]) % m.shape[1]].astype(np.int64), 15)
-        lim = np.iinfo(np.int32 if stft and a.ndim == 4 and np.asarray(x).dtype == np.int32 else np.int16)
-        return np.clip(y, lim.min, lim.max).astype(np.asarray(x).dtype)
+        lim = np.iinfo(np.asarray(x).dtype)
+        return np.clip(y, lim.min, lim.max).astype(lim.dtype)
 
     def _floor_ops(self) -> int:
         """Compares per frame of the mask floor: one per feature and channel."""
